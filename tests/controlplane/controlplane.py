@@ -430,10 +430,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def setup(self):
         owner = self.server.owner
         self.owner = owner
-        self.conn_id = owner._new_conn(self.request, self.client_address)
-        self._dead = False
+        self.conn_id, alive = owner._new_conn(self.request,
+                                              self.client_address,
+                                              self.server)
+        self._dead = not alive
         self._req = None
-        if isinstance(self.request, ssl.SSLSocket):
+        if alive and isinstance(self.request, ssl.SSLSocket):
             self.request.settimeout(10)
             try:
                 self.request.do_handshake()
@@ -559,7 +561,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if fault is None or fault.params.get("process") or \
                     fault.kind == "delay":
                 if fault is not None and fault.kind == "delay":
-                    owner._stop_evt.wait(fault.params.get("seconds", 5))
+                    req.fault = "delay"
+                    if owner._stop_evt.wait(fault.params.get("seconds", 5)):
+                        # stopped while "working": die without answering
+                        self._hard_close(False)
+                        return
                 status, out, extra = owner._handle(req, too_large)
             if fault is not None and fault.kind != "delay":
                 req.fault = fault.kind
@@ -776,8 +782,8 @@ class RecordingServer:
         srv = self._srv
         if srv is None:
             return
-        self._srv = None
-        self._stop_evt.set()
+        with self._lock:
+            self._srv = None
         srv.shutdown()
         srv.server_close()
         with self._lock:
@@ -788,6 +794,7 @@ class RecordingServer:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        self._stop_evt.set()
         deadline = time.monotonic() + 5
         for t in threads:
             t.join(max(0, deadline - time.monotonic()))
@@ -814,7 +821,9 @@ class RecordingServer:
 
     # connection bookkeeping (called from handler threads)
 
-    def _new_conn(self, sock, client):
+    def _new_conn(self, sock, client, listener):
+        """Register a connection; not alive if its listener was stopped
+        before the handler thread got here."""
         with self._cond:
             self._next_conn += 1
             cid = self._next_conn
@@ -824,7 +833,7 @@ class RecordingServer:
                                      "opened": time.monotonic(),
                                      "closed": None})
             self._cond.notify_all()
-            return cid
+            return cid, self._srv is listener
 
     def _conn_closed(self, cid, sock):
         with self._cond:
@@ -1153,7 +1162,7 @@ class ControlPlane(RecordingServer):
                                               "interpreter", "script",
                                               "timeout_sec",
                                               "output_limit")})
-        return 200, json.dumps(out).encode(), {}
+        return 200, json.dumps(out, separators=(",", ":")).encode(), {}
 
     def _task_result(self, req, nid, body):
         r = _want_obj(body.get("result"), "result")

@@ -3,6 +3,8 @@ plane on loopback.
 
   * agent_bin(): the binary under test, from $LATTICE_AGENT_BIN (meson sets
     it), else build/src/lattice-agent beside the source tree.
+    $LATTICE_AGENT_WRAPPER (e.g. "valgrind --error-exitcode=1 -q") is put in
+    front of every agent command line; valgrind keeps the agent's PID.
   * Agent: one agent process we started (stderr to a file, stdout captured
     to another).  Only ever signals or kills its own PID.
   * AgentTestCase: unittest base class with a fresh ControlPlane and a
@@ -16,6 +18,8 @@ waits on the server use the control plane's condition variable.
 
 import os
 import re
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -48,9 +52,13 @@ class Agent:
     """One agent process started by a test."""
 
     def __init__(self, args, env=None, workdir=None, clean_env=True,
-                 stdin=subprocess.DEVNULL):
-        self.args = [agent_bin()] + [str(a) for a in args]
+                 stdin=subprocess.DEVNULL, binary=None):
+        wrapper = shlex.split(os.environ.get("LATTICE_AGENT_WRAPPER", ""))
+        self.args = wrapper + [binary or agent_bin()] + \
+            [str(a) for a in args]
+        self._own_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="lattice-agent-")
+        os.makedirs(self.workdir, exist_ok=True)
         self.stderr_path = os.path.join(self.workdir, "agent.stderr")
         self.stdout_path = os.path.join(self.workdir, "agent.stdout")
         base = {} if clean_env else dict(os.environ)
@@ -111,8 +119,9 @@ class Agent:
             self.wait_exit(5)
             raise
 
-    def cleanup(self):
-        """Make sure our process is gone (by PID only)."""
+    def cleanup(self, remove=False):
+        """Make sure our process is gone (by PID only); with remove, also
+        delete the work dir if we created it."""
         if self.poll() is None:
             self.kill()
             try:
@@ -120,6 +129,8 @@ class Agent:
             except subprocess.TimeoutExpired:
                 pass
         self._close_files()
+        if remove and self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _close_files(self):
         for f in (self._err, self._out):
@@ -177,7 +188,7 @@ def run_agent(args, env=None, timeout=10, clean_env=True):
         rc = a.wait_exit(timeout)
         return rc, a.stdout_text(), a.log_text()
     finally:
-        a.cleanup()
+        a.cleanup(remove=True)
 
 
 class AgentTestCase(unittest.TestCase):
@@ -207,8 +218,10 @@ class AgentTestCase(unittest.TestCase):
                                                      True)
         if failed or os.environ.get("LATTICE_TEST_VERBOSE"):
             for a in self._agents:
-                sys.stderr.write("--- agent pid %d log tail ---\n%s\n" %
-                                 (a.pid, a.log_tail()))
+                sys.stderr.write("--- agent pid %d log tail (%s) ---\n%s\n"
+                                 % (a.pid, a.stderr_path, a.log_tail()))
+        if not failed and not os.environ.get("LATTICE_TEST_KEEP"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def agent_args(self, interval="1s"):
         """The default daemon arguments for this test's server and node."""
@@ -225,7 +238,9 @@ class AgentTestCase(unittest.TestCase):
             list(extra_args)
         os.makedirs(os.path.join(self.tmp, "state"), mode=0o700,
                     exist_ok=True)
-        a = Agent(args, env=env, clean_env=clean_env)
+        a = Agent(args, env=env, clean_env=clean_env,
+                  workdir=os.path.join(self.tmp, "agent%d" %
+                                       len(self._agents)))
         self._agents.append(a)
         return a
 

@@ -6,10 +6,14 @@ ssl clients stand in for the agent."""
 import http.client
 import json
 import os
+import shutil
+import signal
 import socket
 import ssl
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import unittest
 
@@ -437,6 +441,27 @@ class TestTransport(Base):
         self.addCleanup(c.close)
         self.assertEqual(self.call("GET", "/api/health", conn=c)[0], 200)
 
+    def test_server_dies_mid_request(self):
+        self.cp.fault("/api/agent/metrics", "delay", seconds=30)
+        errors = []
+
+        def client():
+            try:
+                self.post("/api/agent/metrics", metrics_body())
+            except (http.client.HTTPException, OSError) as e:
+                errors.append(e)
+
+        t = threading.Thread(target=client)
+        t.start()
+        self.cp.wait_requests("/api/agent/metrics", 1, timeout=5,
+                              done=False)
+        t0 = time.monotonic()
+        self.cp.stop()
+        t.join(5)
+        self.assertLess(time.monotonic() - t0, 3)
+        self.assertFalse(t.is_alive())
+        self.assertEqual(len(errors), 1, errors)
+
     def test_stop_closes_idle_keepalive(self):
         self.assertEqual(self.call("GET", "/api/health")[0], 200)
         t0 = time.monotonic()
@@ -672,6 +697,61 @@ class TestHarness(unittest.TestCase):
         rc, out, _ = harness.run_agent(["-version"])
         self.assertEqual(rc, 0)
         self.assertRegex(out, r"^lattice-agent \d+\.\d+\.\d+")
+
+    def fake_agent(self, script):
+        d = tempfile.mkdtemp(prefix="fake-agent-")
+        self.addCleanup(shutil.rmtree, d, True)
+        p = os.path.join(d, "fake-agent")
+        with open(p, "w") as f:
+            f.write("#!/bin/sh\n" + script)
+        os.chmod(p, 0o755)
+        return p
+
+    def test_wait_log_and_cleanup_by_pid(self):
+        b = self.fake_agent('echo "level=info msg=hello arg=$1" >&2\n'
+                            'trap "" TERM\nexec sleep 60\n')
+        a = harness.Agent(["x1"], binary=b)
+        self.addCleanup(a.cleanup)
+        m = a.wait_log(r"msg=hello arg=(\S+)", timeout=5)
+        self.assertEqual(m.group(1), "x1")
+        self.assertTrue(a.running)
+        with self.assertRaisesRegex(AssertionError, "no log line"):
+            a.wait_log("never", timeout=0.1)
+        # sleep ignores nothing but the shell set TERM to ignored: kill
+        with self.assertRaises(AssertionError):
+            a.stop(timeout=0.3)
+        self.assertEqual(a.returncode, -signal.SIGKILL)
+        with self.assertRaises(ProcessLookupError):
+            os.kill(a.pid, 0)
+
+    def test_wait_log_fails_fast_on_exit(self):
+        b = self.fake_agent('echo "fatal: bad flag" >&2\nexit 2\n')
+        a = harness.Agent([], binary=b)
+        self.addCleanup(a.cleanup)
+        t0 = time.monotonic()
+        with self.assertRaisesRegex(AssertionError, "exited"):
+            a.wait_log("ready", timeout=10)
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertEqual(a.wait_exit(5), 2)
+        self.assertEqual(a.log_lines(), ["fatal: bad flag"])
+
+    def test_case_cleanup_kills_agents(self):
+        b = self.fake_agent("exec sleep 60\n")
+
+        class T(harness.AgentTestCase):
+            def runTest(inner):
+                a = harness.Agent([], binary=b)
+                inner._agents.append(a)
+                self.pid = a.pid
+                self.assertIn("-server", inner.agent_args())
+                self.assertEqual(inner.cp.nodes[inner.node_id]["token"],
+                                 inner.token)
+
+        r = unittest.TestResult()
+        T().run(r)
+        self.assertTrue(r.wasSuccessful(), r.errors + r.failures)
+        with self.assertRaises(ProcessLookupError):
+            os.kill(self.pid, 0)
 
 
 if __name__ == "__main__":
