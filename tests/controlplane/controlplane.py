@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Test control plane for lattice-agent: a loopback stand-in for lattice-server.
+"""Test control plane for lattice-agent: a stand-in for lattice-server.
 
 It implements the wire contract of PROTOCOL.md (auth by bearer token and
 node id, 1 MiB JSON bodies, task leases without expiry, output limits,
@@ -41,7 +41,6 @@ import re
 import shutil
 import signal
 import socket
-import socketserver
 import ssl
 import struct
 import subprocess
@@ -404,6 +403,8 @@ class _Listener(http.server.ThreadingHTTPServer):
 
     def __init__(self, addr, owner):
         self.owner = owner
+        if ":" in addr[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(addr, _Handler)
 
     def get_request(self):

@@ -462,6 +462,18 @@ class TestTransport(Base):
         self.assertFalse(t.is_alive())
         self.assertEqual(len(errors), 1, errors)
 
+    def test_ipv6_loopback(self):
+        try:
+            cp = ControlPlane(host="::1").start()
+        except OSError as e:
+            self.skipTest("no IPv6 loopback: %s" % e)
+        self.addCleanup(cp.close)
+        self.assertTrue(cp.url.startswith("http://[::1]:"))
+        c = http.client.HTTPConnection("::1", cp.port, timeout=5)
+        self.addCleanup(c.close)
+        self.assertEqual(self.call("GET", "/api/health", conn=c)[0], 200)
+        self.assertEqual(cp.requests()[0].client[0], "::1")
+
     def test_stop_closes_idle_keepalive(self):
         self.assertEqual(self.call("GET", "/api/health")[0], 200)
         t0 = time.monotonic()
