@@ -231,7 +231,13 @@ task_parse_leases(const char *body, size_t len,
 	const char		*id, *lease_id;
 	size_t			 i, n, size, skipped = 0;
 
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	/*
+	 * Be as lenient as Go's decoder where strictness would cost leases:
+	 * a whole answer refused leaves every lease in it stuck.  NUL inside
+	 * strings is allowed here and refused per element below; duplicate
+	 * keys take the last value.
+	 */
+	root = json_loadb(body, len, JSON_ALLOW_NUL, &jerr);
 	if (root == NULL) {
 		snprintf(errbuf, errlen, "task list is not valid JSON: %s "
 		    "(line %d)", jerr.text, jerr.line);
