@@ -404,6 +404,8 @@ class TestTransport(Base):
         self.assertEqual(h.status, 200)
         self.assertEqual(t.query, {"node_id": NODE, "x": ""})
         self.assertLessEqual(h.t_mono, t.t_mono)
+        self.assertEqual(self.cp.intervals("/api/agent/*"),
+                         [t.t_mono - h.t_mono])
         self.assertEqual(len(self.cp.requests("/api/agent/*")), 2)
         self.assertEqual(len(self.cp.requests(method="POST")), 1)
 
@@ -619,9 +621,21 @@ class TestTLS(unittest.TestCase):
                     with self.assertRaisesRegex(
                             ssl.SSLCertVerificationError, why):
                         self.get(bad, ctx)
-                    bad.wait_for(lambda: bad.tls_errors, 5,
-                                 "server-side handshake failure")
+                    bad.wait_for(lambda: bad.refused_connections(), 5,
+                                 "refused connection")
                     self.assertEqual(bad.requests(), [])
+                    if variant != "wrong-host":
+                        self.assertTrue(bad.tls_errors)
+                    # libcurl (the agent's stack) refuses it too
+                    if shutil.which("curl"):
+                        r = subprocess.run(
+                            ["curl", "-sS", "--cacert", ok.ca_file,
+                             bad.url + "/api/health"],
+                            capture_output=True, timeout=10)
+                        self.assertEqual(r.returncode, 60, r.stderr)
+                        n = len(bad.connections)
+                        bad.wait_for(lambda: len(bad.refused_connections())
+                                     == n, 5, "curl connection closed")
 
 
 class TestStatSource(unittest.TestCase):
