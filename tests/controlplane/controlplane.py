@@ -479,6 +479,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if "chunked" in te:
             out = bytearray()
             too = False
+            total = 0
             while True:
                 line = self.rfile.readline(1024)
                 if not line:
@@ -494,13 +495,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                                             b""):
                         pass
                     return bytes(out), too
+                total += n
+                if total > 64 * MiB:
+                    self.close_connection = True
+                    return bytes(out), True
                 chunk = self.rfile.read(n)
                 self.rfile.readline(8)
                 if len(out) + len(chunk) > cap:
                     too = True
-                    if len(out) > 64 * MiB:
-                        self.close_connection = True
-                        return bytes(out[:cap + 1]), True
                 else:
                     out += chunk
         cl = self.headers.get("Content-Length")

@@ -178,6 +178,23 @@ class TestAuthAndBodies(Base):
         self.assertEqual(st, 200)
         self.assertEqual(len({r.conn_id for r in self.cp.requests()}), 1)
 
+    def test_chunked_bodies(self):
+        body = json.dumps(hello_body(pad="x" * 1000)).encode()
+        chunks = [body[i:i + 300] for i in range(0, len(body), 300)]
+        self.conn.request("POST", "/api/agent/hello", body=iter(chunks),
+                          headers=AUTH, encode_chunked=True)
+        r = self.conn.getresponse()
+        r.read()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(self.cp.requests()[-1].body, body)
+        big = iter([b"x" * 65536] * 17)      # 1 MiB + 64 KiB
+        self.conn.request("POST", "/api/agent/hello", body=big,
+                          headers=AUTH, encode_chunked=True)
+        r = self.conn.getresponse()
+        r.read()
+        self.assertEqual(r.status, 400)
+        self.assertEqual(self.post("/api/agent/hello", hello_body())[0], 200)
+
     def test_hello_and_metrics_validation(self):
         good = [hello_body(public_ip="8.8.8.8"),
                 hello_body(public_ipv6="2001:4860:4860::8888"),
