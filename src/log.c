@@ -395,6 +395,10 @@ log_write_all(int fd, const char *p, size_t n)
 
 static void
 log_vemit(int prio, const struct log_kv *kv, size_t nkv, const char *suffix,
+    const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void
+log_vemit(int prio, const struct log_kv *kv, size_t nkv, const char *suffix,
     const char *fmt, va_list ap)
 {
 	struct log_kv	 all[LOG_MAX_FIELDS + 1];
