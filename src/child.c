@@ -93,7 +93,7 @@ struct child_exec {
 	int		 sandbox;
 	struct child_rlim rlims[8];
 	size_t		 nrlims;
-	int		 maxfd;		/* close loop bound without close_range */
+	int		 maxfd;		/* fallback close loop bound */
 };
 
 struct child {
@@ -794,7 +794,8 @@ child_spawn(struct event_base *base, const struct child_spec *spec,
 		}
 	} else {
 		child_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (child_in == -1 || (child_in = child_fd_high(child_in)) == -1)
+		if (child_in == -1 ||
+		    (child_in = child_fd_high(child_in)) == -1)
 			goto out_close;
 	}
 	if (child_pipe(outp, 0) == -1 || child_pipe(errp, 0) == -1 ||
