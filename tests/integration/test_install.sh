@@ -55,25 +55,26 @@ ex="$dest$datadir/doc/lattice-agent/examples"
 
 # --- layout ----------------------------------------------------------------
 check_file() {
-	# check_file PATH MODE-TEST DESCRIPTION
-	if [ "$2" "$1" ]; then
+	# check_file PATH x|f DESCRIPTION: executable or regular file.
+	if { [ "$2" = x ] && [ -x "$1" ]; } || { [ "$2" = f ] && [ -f "$1" ]; }
+	then
 		ok "$3: ${1#"$dest"}"
 	else
 		bad "$3 missing or wrong mode: ${1#"$dest"}"
 	fi
 }
-check_file "$bin" -x "binary in sbindir"
-check_file "$man" -f "man page in section 8"
-check_file "$ex/agent.env.example" -f "env example"
-check_file "$ex/lattice-agent.confd" -f "OpenRC conf.d"
-check_file "$ex/lattice-agent.initd" -x "OpenRC init script (executable)"
-check_file "$ex/lattice-agent-firewall.conf" -f "CAP_NET_ADMIN drop-in"
+check_file "$bin" x "binary in sbindir"
+check_file "$man" f "man page in section 8"
+check_file "$ex/agent.env.example" f "env example"
+check_file "$ex/lattice-agent.confd" f "OpenRC conf.d"
+check_file "$ex/lattice-agent.initd" x "OpenRC init script (executable)"
+check_file "$ex/lattice-agent-firewall.conf" f "CAP_NET_ADMIN drop-in"
 if [ -n "$unitdir" ]; then
 	unit="$dest$unitdir/lattice-agent.service"
-	check_file "$unit" -f "systemd unit in the unit dir"
+	check_file "$unit" f "systemd unit in the unit dir"
 else
 	unit="$ex/lattice-agent.service"
-	check_file "$unit" -f "systemd unit among the examples (no systemd)"
+	check_file "$unit" f "systemd unit among the examples (no systemd)"
 fi
 
 # Nothing but these may be installed: a stray file is undocumented.

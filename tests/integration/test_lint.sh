@@ -76,6 +76,62 @@ else
 	skip "shellcheck not installed (Debian package shellcheck)"
 fi
 
+# --- OpenRC script behaviour ------------------------------------------------
+# openrc-run is not needed to check what start_pre and reload do: source the
+# script with stubs for its helpers and look at the environment it hands to
+# supervise-daemon and at the commands it runs.
+mkdir -p "$tmp/bin"
+# shellcheck disable=SC2016  # $CALLS is expanded by the stub, not here
+printf '#!/bin/sh\necho "supervise-daemon $*" >>"$CALLS"\n' \
+    >"$tmp/bin/supervise-daemon"
+chmod +x "$tmp/bin/supervise-daemon"
+cat >"$tmp/stubs.sh" <<'STUBS'
+checkpath() { echo "checkpath $*" >>"$CALLS"; }
+ebegin() { :; }
+eend() { return "$1"; }
+STUBS
+printf 'LATTICE_SERVER=https://cp.example\nLATTICE_NODE_ID=n1\n' \
+    >"$tmp/agent.env"
+: >"$tmp/token"
+openrc_case() {
+	# openrc_case: run start_pre then reload; print env, settings, calls.
+	: >"$tmp/calls"
+	# shellcheck disable=SC2016  # the inner sh expands $1, $2, $command
+	env -i PATH="$tmp/bin:$PATH" CALLS="$tmp/calls" \
+	    RC_SVCNAME=lattice-agent LATTICE_ENV_FILE="$tmp/agent.env" \
+	    LATTICE_TOKEN_FILE="$tmp/token" \
+	    LATTICE_AGENT_STATE_DIR="$tmp/state" \
+	    sh -c '. "$1"; . "$2"; start_pre || exit 1; env; reload
+	        echo "command=$command"
+	        echo "command_user=$command_user"
+	        echo "error_logger=$error_logger"' sh "$tmp/stubs.sh" "$initd"
+	cat "$tmp/calls"
+}
+out=$(openrc_case)
+for want in "LATTICE_SERVER=https://cp.example" "LATTICE_NODE_ID=n1" \
+    "LATTICE_NODE_TOKEN_FILE=$tmp/token" "LATTICE_STATE_DIR=$tmp/state" \
+    "checkpath -d -m 0700 -o lattice-agent:lattice-agent $tmp/state" \
+    "supervise-daemon lattice-agent --signal HUP" \
+    "command_user=lattice-agent:lattice-agent" \
+    "error_logger=logger -t lattice-agent -p daemon.info"; do
+	if printf '%s\n' "$out" | grep -qxF -e "$want"; then
+		ok "OpenRC: $want"
+	else
+		bad "OpenRC: expected '$want' in:"
+		printf '%s\n' "$out" | sed 's/^/    /'
+	fi
+done
+if ! printf '%s\n' "$out" | grep -qx 'command=/.*/lattice-agent'; then
+	bad "OpenRC: command= is not an absolute path to lattice-agent"
+fi
+# A token set in the env file must not get a second source added.
+printf 'LATTICE_NODE_TOKEN=x\n' >>"$tmp/agent.env"
+if openrc_case | grep -q '^LATTICE_NODE_TOKEN_FILE='; then
+	bad "OpenRC: LATTICE_NODE_TOKEN_FILE added next to LATTICE_NODE_TOKEN"
+else
+	ok "OpenRC: a token in the env file is the only token source"
+fi
+
 # --- systemd unit ----------------------------------------------------------
 # verify accepts a misspelt capability or a drop-in that changes nothing, so
 # also read systemd's own view of the sandbox (security --offline, systemd
