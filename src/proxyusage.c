@@ -582,7 +582,6 @@ summarise(char **ids, size_t n)
 	size_t		 i;
 
 	buf_init(&b);
-	buf_add_str(&b, "");
 	for (i = 0; i < n && b.len < SUMMARY_SOFT; i++) {
 		if (i > 0)
 			buf_add_str(&b, ", ");
@@ -615,7 +614,9 @@ finish(struct pctx *p, struct proxyusage_snapshot *s)
 			p->v[i].id = NULL;
 			continue;	/* the first has the lower seq */
 		}
-		p->v[n++] = p->v[i];
+		p->v[n] = p->v[i];
+		if (n++ != i)
+			p->v[i].id = NULL;	/* moved, owned once */
 	}
 	p->n = n;
 

@@ -176,6 +176,9 @@ test_snapshot_shape(void **state)
 		    "\" a\": 1}}", 0, 1, "{\"a\":9223372036854775807}", NULL },
 		{ BOTH, "{\"user_bytes\": {\"alice\": 9223372036854775807, "
 		    "\" alice\": 1}}", 0, 0, "\"alice\": total above", NULL },
+		{ BOTH, "{\"user_bytes\": {\"a\": 1, \" a\": 1, \"b\": 1, "
+		    "\"c\": 9223372036854775807, \" c\": 1, \"d\": 1}}", 0, 0,
+		    "\"c\": total above", NULL },
 		/* The same key twice is ambiguous: refused, naming it. */
 		{ BOTH, "{\"user_bytes\": {\"alice\": 1, \"alice\": 2}}", 0, 0,
 		    "duplicate key \"alice\"", NULL },
