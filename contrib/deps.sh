@@ -12,7 +12,7 @@ packages=(
 	# fuzzing (libFuzzer) and static analysis
 	clang libclang-rt-14-dev cppcheck clang-tidy
 	# linters for the man page, init scripts and unit
-	mandoc shellcheck systemd
+	mandoc shellcheck systemd man-db
 )
 
 missing=()
