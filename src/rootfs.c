@@ -148,8 +148,8 @@ rootfs_walk(struct rootfs *rfs, const char *relpath, int flags)
 				break;
 			}
 			target[n] = '\0';
-			if ((size_t)snprintf(tmp, sizeof(tmp), "%s/%s", target,
-			    p) >= sizeof(tmp)) {
+			if ((size_t)snprintf(tmp, sizeof(tmp), "%s%s%s", target,
+			    *p != '\0' ? "/" : "", p) >= sizeof(tmp)) {
 				errno = ENAMETOOLONG;
 				break;
 			}

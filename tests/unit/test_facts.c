@@ -3,6 +3,7 @@
  * (tests/fixtures/<tree>/README.txt), table tests with hostile input for
  * each parser, the JSON shape, and a sanity run against the live "/".
  */
+#include <sys/stat.h>
 #include <sys/utsname.h>
 
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "facts.h"
@@ -163,6 +165,82 @@ test_container_env_wins(void **state)
 	assert_string_equal(f.arch, "");
 	assert_string_equal(f.virtualization, "kvm");
 	rootfs_free(rfs);
+}
+
+static void
+put(const char *dir, const char *rel, const char *text, size_t len)
+{
+	char	 path[1024];
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	fclose(f);
+}
+
+#define PUT(dir, rel, lit) put(dir, rel, lit, sizeof(lit) - 1)
+
+/*
+ * The rules no fixture reaches: etc/hostname, the CPU online list over
+ * cpuinfo, run/.containerenv, cgroup-only docker, an absolute os-release
+ * link, a FIFO where a file should be.
+ */
+static void
+test_synthetic_tree(void **state)
+{
+	static const char	*dirs[] = { "etc", "usr", "usr/lib", "run",
+	    "proc", "proc/1", "sys", "sys/devices", "sys/devices/system",
+	    "sys/devices/system/cpu" };
+	struct facts_env	 env = { "armv7l", NULL };
+	char			 root[] = "/tmp/test_facts.XXXXXX";
+	char			 path[1024], cmd[1100];
+	struct rootfs		*rfs;
+	struct facts		 f;
+	size_t			 i;
+
+	assert_non_null(mkdtemp(root));
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", root, dirs[i]);
+		assert_int_equal(mkdir(path, 0755), 0);
+	}
+	PUT(root, "etc/hostname", "  node-7 \nsecond line\n");
+	PUT(root, "usr/lib/os-release", "ID=\"ubuntu\"\nVERSION_ID='24.04'\n");
+	snprintf(path, sizeof(path), "%s/etc/os-release", root);
+	assert_int_equal(symlink("/usr/lib/os-release", path), 0);
+	PUT(root, "proc/cpuinfo", "processor : 0\nmodel name : ARMv7 rev 5\n");
+	PUT(root, "sys/devices/system/cpu/online", "0-5,7\n");
+	PUT(root, "proc/1/environ", "container=\0HOME=/\0");
+	PUT(root, "proc/1/cgroup", "1:name=systemd:/\n0::/docker/abc\n");
+	snprintf(path, sizeof(path), "%s/proc/meminfo", root);
+	assert_int_equal(mkfifo(path, 0600), 0);
+
+	assert_non_null(rfs = rootfs_open(root));
+	facts_collect(rfs, &env, &f);
+	assert_string_equal(f.hostname, "node-7");
+	assert_string_equal(f.platform, "ubuntu");
+	assert_string_equal(f.platform_version, "24.04");
+	assert_string_equal(f.arch, "arm");
+	assert_int_equal(f.cpu_cores, 7);
+	assert_string_equal(f.cpu_model, "ARMv7 rev 5");
+	assert_int_equal(f.memory_total, 0);		/* FIFO: skipped */
+	assert_string_equal(f.virtualization, "docker");	/* cgroup */
+
+	PUT(root, "run/.containerenv", "");
+	facts_collect(rfs, &env, &f);
+	assert_string_equal(f.virtualization, "podman");
+	PUT(root, "proc/1/environ", "container=lxc-libvirt");
+	facts_collect(rfs, &env, &f);
+	assert_string_equal(f.virtualization, "lxc-libvirt");
+
+	/* A broken online list falls back to counting processors. */
+	PUT(root, "sys/devices/system/cpu/online", "garbage\n");
+	facts_collect(rfs, &env, &f);
+	assert_int_equal(f.cpu_cores, 1);
+	rootfs_free(rfs);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
 }
 
 static void
@@ -536,6 +614,7 @@ main(void)
 		cmocka_unit_test(test_fixtures_fallback_resolver),
 		cmocka_unit_test(test_broken_hostname_clamp),
 		cmocka_unit_test(test_container_env_wins),
+		cmocka_unit_test(test_synthetic_tree),
 		cmocka_unit_test(test_goarch_table),
 		cmocka_unit_test(test_os_release_table),
 		cmocka_unit_test(test_cpuinfo_table),

@@ -28,30 +28,31 @@ struct expect {
 	double		 load[3];
 	uint64_t	 uptime;
 	uint64_t	 rx, tx;
+	int		 ifaces;	/* README "interfaces:" but lo */
 };
 
 static const struct expect fixtures[] = {
 	{ "alpine-lxc-cgroupv2", 399470592ULL, 4139057152ULL,
-	    { 1.55, 1.74, 1.73 }, 21847, 1030969582ULL, 736679433ULL },
-	{ "aws-graviton2-al2023-arm64", 0, 0, { 0, 0, 0 }, 0, 0, 0 },
+	    { 1.55, 1.74, 1.73 }, 21847, 1030969582ULL, 736679433ULL, 2 },
+	{ "aws-graviton2-al2023-arm64", 0, 0, { 0, 0, 0 }, 0, 0, 0, 0 },
 	{ "baremetal-noswap-many-ifaces", 2250846208ULL, 16042172416ULL,
-	    { 0.02, 0.04, 0.05 }, 6135, 1077641739ULL, 2765154307ULL },
+	    { 0.02, 0.04, 0.05 }, 6135, 1077641739ULL, 2765154307ULL, 4 },
 	/*
 	 * The README names no memory_used; its meminfo keeps MemFree,
 	 * Buffers and Cached before the cut, so the fallback applies
 	 * (same node_exporter sample as the ubuntu tree).
 	 */
-	{ "broken", 2625277952ULL, 3831959552ULL, { 0, 0, 0 }, 0, 0, 0 },
+	{ "broken", 2625277952ULL, 3831959552ULL, { 0, 0, 0 }, 0, 0, 0, 0 },
 	{ "debian12-kvm-amd64", 1109897216ULL, 2052677632ULL,
-	    { 0.00, 0.02, 0.00 }, 2142, 2576124525ULL, 4669169947ULL },
+	    { 0.00, 0.02, 0.00 }, 2142, 2576124525ULL, 4669169947ULL, 2 },
 	{ "odd-osrelease-opensuse-vm", 190439424ULL, 4133560320ULL,
-	    { 1.55, 1.74, 1.73 }, 0, 0, 0 },
-	{ "openwrt-riscv64", 0, 0, { 0, 0, 0 }, 0, 0, 0 },
+	    { 1.55, 1.74, 1.73 }, 0, 0, 0, 0 },
+	{ "openwrt-riscv64", 0, 0, { 0, 0, 0 }, 0, 0, 0, 0 },
 	{ "rocky9-vmware", 386412544ULL, 4133560320ULL, { 0.00, 0.03, 0.03 },
-	    132172, 1486242328ULL, 1331916839ULL },
-	{ "rpi4-arm64", 236441600ULL, 3925278720ULL, { 0, 0, 0 }, 0, 0, 0 },
+	    132172, 1486242328ULL, 1331916839ULL, 2 },
+	{ "rpi4-arm64", 236441600ULL, 3925278720ULL, { 0, 0, 0 }, 0, 0, 0, 0 },
 	{ "ubuntu2204-docker-cgroupv1", 2625277952ULL, 3831959552ULL,
-	    { 0.21, 0.37, 0.39 }, 3135, 438, 648 },
+	    { 0.21, 0.37, 0.39 }, 3135, 438, 648, 1 },
 };
 
 static struct timespec
@@ -62,6 +63,23 @@ ts(time_t sec, long nsec)
 	t.tv_sec = sec;
 	t.tv_nsec = nsec;
 	return t;
+}
+
+/* Interfaces counted in the tree's proc/net/dev, read independently. */
+static int
+count_ifaces(const char *dir)
+{
+	char	 path[1200], *text;
+	size_t	 len;
+	uint64_t	 rx, tx;
+	int	 n;
+
+	snprintf(path, sizeof(path), "%s/proc/net/dev", dir);
+	if ((text = read_small_file(path, 1 << 20, &len)) == NULL)
+		return 0;
+	n = metrics_parse_netdev(text, &rx, &tx);
+	free(text);
+	return n;
 }
 
 static void
@@ -96,6 +114,7 @@ test_fixtures(void **state)
 		assert_int_equal(m.net_rx_speed, 0);
 		assert_int_equal(m.net_tx_speed, 0);
 		assert_int_equal(m.collected_at, 1781438400);
+		assert_int_equal(count_ifaces(dir), e->ifaces);
 		/* Disk: statvfs of the tree's own directory. */
 		assert_int_equal(statvfs(dir, &st), 0);
 		assert_int_equal(m.disk_total,
