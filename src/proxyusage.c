@@ -25,7 +25,7 @@
 /* Summary of dropped ids: stop listing past this many bytes. */
 #define SUMMARY_SOFT	200
 /* Numeric overflows rewritten to find the id; past that a plain error. */
-#define OVERFLOW_TRIES	8
+#define OVERFLOW_TRIES	2
 /*
  * What an integer above 2^63-1 is rewritten to before parsing again: a
  * value of the same length or shorter, padded with spaces, which no counter
