@@ -64,6 +64,8 @@ struct pctx {
 
 static int	 pu_error(struct pctx *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+static int	 seterr(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
 
 const char *
 proxyusage_source_name(enum proxyusage_source src)
@@ -98,9 +100,6 @@ pu_error(struct pctx *p, const char *fmt, ...)
 	va_end(ap);
 	return -1;
 }
-
-static int	 seterr(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
 
 static int
 seterr(char *errbuf, size_t errlen, const char *fmt, ...)
