@@ -25,7 +25,7 @@
 /* Summary of dropped ids: stop listing past this many bytes. */
 #define SUMMARY_SOFT	200
 /* Numeric overflows rewritten to find the id; past that a plain error. */
-#define OVERFLOW_TRIES	8
+#define OVERFLOW_TRIES	2
 /*
  * What an integer above 2^63-1 is rewritten to before parsing again: a
  * value of the same length or shorter, padded with spaces, which no counter
@@ -64,6 +64,8 @@ struct pctx {
 
 static int	 pu_error(struct pctx *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+static int	 seterr(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
 
 const char *
 proxyusage_source_name(enum proxyusage_source src)
@@ -98,9 +100,6 @@ pu_error(struct pctx *p, const char *fmt, ...)
 	va_end(ap);
 	return -1;
 }
-
-static int	 seterr(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
 
 static int
 seterr(char *errbuf, size_t errlen, const char *fmt, ...)

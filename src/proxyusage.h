@@ -67,7 +67,7 @@ uint64_t proxyusage_dropped_fingerprint(const struct proxyusage_snapshot *);
 /*
  * The full POST body for a good snapshot: the configured node_id replaces
  * any in the input, "at" defaults to now, collector_status is "ok".
- * Returns a new reference.
+ * node_id must be non-NULL, valid UTF-8.  Returns a new reference.
  */
 json_t	*proxyusage_report_ok(const struct proxyusage_snapshot *,
 	    const char *node_id, enum proxyusage_source, time_t now);

@@ -194,8 +194,9 @@ test_snapshot_shape(void **state)
 		    0, "user \"alice\": counter above 2^63-1", NULL },
 		{ BOTH, "{\"user_bytes\": {\"alice\": -1}}", 0, 0,
 		    "user \"alice\": negative counter", NULL },
-		{ BOTH, "{\"user_bytes\": {\"alice\": -9223372036854775809}}", 0,
-		    0, "user \"alice\": negative counter", NULL },
+		{ BOTH, "{\"user_bytes\": {\"alice\": "
+		    "-9223372036854775809}}", 0, 0,
+		    "user \"alice\": negative counter", NULL },
 		{ BOTH, "{\"user_bytes\": {\"alice\": 1.0}}", 0, 0,
 		    "user \"alice\": counter is not an integer", NULL },
 		{ BOTH, "{\"user_bytes\": {\"alice\": 1.5}}", 0, 0,
@@ -220,6 +221,9 @@ test_snapshot_shape(void **state)
 		{ BOTH, "{\"user_bytes\": {\"a\": 1}, \"junk\": "
 		    "123456789012345678901234567890}", 0, 1, "{\"a\":1}",
 		    NULL },
+		{ BOTH, "{\"j\": 99999999999999999999, \"user_bytes\": "
+		    "{\"alice\": 99999999999999999999}}", 0, 0,
+		    "user \"alice\": counter above 2^63-1", NULL },
 		/* Many overflows: still an error, just a less precise one. */
 		{ BOTH, "{\"user_bytes\": {\"a\": 1}, \"j\": ["
 		    "99999999999999999999,99999999999999999999,"
@@ -271,8 +275,8 @@ test_snapshot_shape(void **state)
 		    NULL },
 		{ BOTH, "{\"at\": \"2026-06-14T12:00:00.Z\"}", 0, 0, "\"at\"",
 		    NULL },
-		{ BOTH, "{\"at\": \"2026-06-14T12:00:00+0900\"}", 0, 0, "\"at\"",
-		    NULL },
+		{ BOTH, "{\"at\": \"2026-06-14T12:00:00+0900\"}", 0, 0,
+		    "\"at\"", NULL },
 		{ BOTH, "{\"at\": \"2026-06-14T12:00:00Z \"}", 0, 0, "\"at\"",
 		    NULL },
 		{ BOTH, "{\"at\": \"2024-02-29T12:00:00.123456789+09:00\"}", 0,
@@ -312,8 +316,9 @@ static void
 test_envelope_shape(void **state)
 {
 	static const struct pcase cases[] = {
-		{ H, "{\"node_id\": \"x\", \"snapshot\": {\"core_uptime_sec\": 1,"
-		    " \"user_bytes\": {\"a\": 1, \" a \": 2}}}", 0, 1,
+		{ H, "{\"node_id\": \"x\", \"snapshot\": "
+		    "{\"core_uptime_sec\": 1, "
+		    "\"user_bytes\": {\"a\": 1, \" a \": 2}}}", 0, 1,
 		    "{\"a\":3}", NULL },
 		{ H, "{\"snapshot\": {}}", 0, 1, "{}", NULL },
 		{ H, "{\"snapshot\": {\"foo\": 1}}", 0, 0, "no known field",
@@ -388,17 +393,23 @@ test_stat_shape(void **state)
 		    "\"user>>>bob>>>traffic>>>uplink\"}]}", 0, 0,
 		    "user \"bob\": counter above 2^63-1", NULL },
 		{ H, "{\"stat\": [" UP("a", "9223372036854775807") ", "
-		    DOWN("a", "1") "]}", 0, 0, "user \"a\": total above", NULL },
+		    DOWN("a", "1") "]}", 0, 0, "user \"a\": total above",
+		    NULL },
 		/* A missing value counts as 0. */
-		{ H, "{\"stat\": [{\"name\": \"user>>>a>>>traffic>>>uplink\"}]}",
-		    0, 1, "{\"a\":0}", NULL },
+		{ H, "{\"stat\": [{\"name\": "
+		    "\"user>>>a>>>traffic>>>uplink\"}]}", 0, 1, "{\"a\":0}",
+		    NULL },
 		/* Non-user and non-traffic counters are ignored, values too. */
-		{ H, "{\"stat\": [{\"name\": \"inbound>>>api>>>traffic>>>uplink\","
-		    " \"value\": -5}, {\"name\": \"outbound>>>d>>>traffic>>>"
-		    "downlink\", \"value\": 1.5}, {\"name\": \"user>>>a>>>"
-		    "online\", \"value\": 3}, {\"name\": \"user>>>b>>>traffic>>>"
-		    "uplinkx\", \"value\": 3}, {\"name\": \"user>>>traffic>>>"
-		    "uplink\"}, {\"name\": \"\"}, {}, " UP("c", "1") "]}", 0, 1,
+		{ H, "{\"stat\": ["
+		    "{\"name\": \"inbound>>>api>>>traffic>>>uplink\", "
+		    "\"value\": -5}, "
+		    "{\"name\": \"outbound>>>d>>>traffic>>>downlink\", "
+		    "\"value\": 1.5}, "
+		    "{\"name\": \"user>>>a>>>online\", \"value\": 3}, "
+		    "{\"name\": \"user>>>b>>>traffic>>>uplinkx\", "
+		    "\"value\": 3}, "
+		    "{\"name\": \"user>>>traffic>>>uplink\"}, "
+		    "{\"name\": \"\"}, {}, " UP("c", "1") "]}", 0, 1,
 		    "{\"c\":1}", NULL },
 		{ H, "{\"stat\": []}", 0, 1, "{}", NULL },
 		{ H, "{\"stat\": null}", 0, 1, "{}", NULL },
@@ -415,8 +426,8 @@ test_stat_shape(void **state)
 		{ H, "{\"stat\": [" UP("a>>>b", "1") ", " UP("u9@ss", "1") ", "
 		    UP("ok", "2") "]}", 0, 1, "{\"ok\":2}", "a>>>b, u9@ss" },
 		/* Uptime and at beside stat are taken. */
-		{ H, "{\"core_uptime_sec\": 7, \"stat\": [" UP("a", "1") "]}", 0,
-		    1, "{\"a\":1}", NULL },
+		{ H, "{\"core_uptime_sec\": 7, \"stat\": [" UP("a", "1") "]}",
+		    0, 1, "{\"a\":1}", NULL },
 		{ H, "{\"core_uptime_sec\": -7, \"stat\": []}", 0, 0,
 		    "core_uptime_sec", NULL },
 	};
@@ -555,7 +566,8 @@ test_error_text(void **state)
 {
 	struct proxyusage_snapshot	*snap = NULL;
 	struct buf			 b;
-	char				 err[PROXYUSAGE_ERROR_MAX + 1], small[8];
+	char				 err[PROXYUSAGE_ERROR_MAX + 1];
+	char				 small[8];
 	int				 i;
 
 	buf_init(&b);
