@@ -182,6 +182,11 @@ config_err(char *errbuf, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(errbuf, errlen, fmt, ap);
 	va_end(ap);
+	/* One line whatever the echoed value held. */
+	for (; *errbuf != '\0'; errbuf++) {
+		if ((unsigned char)*errbuf < 0x20 || *errbuf == 0x7f)
+			*errbuf = '?';
+	}
 }
 
 const char *
@@ -772,7 +777,8 @@ config_usage_source(struct config_work *w, char *errbuf, size_t errlen)
 	}
 	if (c->usage_secret_file != NULL &&
 	    config_read_secret(c->usage_secret_file,
-	    config_who(w, "proxy-usage-secret-file", n1, sizeof(n1)), &c->usage_secret, errbuf, errlen) == -1)
+	    config_who(w, "proxy-usage-secret-file", n1, sizeof(n1)),
+	    &c->usage_secret, errbuf, errlen) == -1)
 		return -1;
 	if (c->usage_timeout_ms <= 0) {
 		config_err(errbuf, errlen, "%s must be positive (e.g. 3s)",
@@ -794,15 +800,13 @@ config_addresses(struct config_work *w, char *errbuf, size_t errlen)
 
 	if (c->public_ip != NULL && inet_pton(AF_INET, c->public_ip, a) != 1) {
 		config_err(errbuf, errlen, "%s: \"%s\" is not an IPv4 address",
-		    config_who(w, "public-ip", n,
-		    sizeof(n)), c->public_ip);
+		    config_who(w, "public-ip", n, sizeof(n)), c->public_ip);
 		return -1;
 	}
 	if (c->public_ip6 != NULL &&
 	    inet_pton(AF_INET6, c->public_ip6, a) != 1) {
 		config_err(errbuf, errlen, "%s: \"%s\" is not an IPv6 address",
-		    config_who(w, "public-ip6", n,
-		    sizeof(n)), c->public_ip6);
+		    config_who(w, "public-ip6", n, sizeof(n)), c->public_ip6);
 		return -1;
 	}
 	if (c->wg_ip != NULL) {
@@ -822,14 +826,14 @@ config_addresses(struct config_work *w, char *errbuf, size_t errlen)
 		free(ip);
 		if (!ok) {
 			config_err(errbuf, errlen, "%s: \"%s\" is not an IP "
-			    "address or CIDR", config_who(w, "wg-ip", n, sizeof(n)), c->wg_ip);
+			    "address or CIDR",
+			    config_who(w, "wg-ip", n, sizeof(n)), c->wg_ip);
 			return -1;
 		}
 	}
 	if (c->wg_port < 0 || c->wg_port > 65535) {
 		config_err(errbuf, errlen, "%s must be between 0 and 65535",
-		    config_who(w, "wg-port", n,
-		    sizeof(n)));
+		    config_who(w, "wg-port", n, sizeof(n)));
 		return -1;
 	}
 	return 0;
@@ -844,7 +848,8 @@ config_server(struct config_work *w, char *errbuf, size_t errlen)
 
 	if (urlguard_server(c->server != NULL ? c->server : "",
 	    c->allow_insecure_http, &url, &insecure, err, sizeof(err)) == -1) {
-		config_err(errbuf, errlen, "%s: %s", config_who(w, "server", n, sizeof(n)), err);
+		config_err(errbuf, errlen, "%s: %s",
+		    config_who(w, "server", n, sizeof(n)), err);
 		return -1;
 	}
 	free(c->server);
@@ -882,8 +887,8 @@ config_validate(struct config_work *w, char *errbuf, size_t errlen)
 			return -1;
 		if (c->ca_file != NULL && access(c->ca_file, R_OK) == -1) {
 			config_err(errbuf, errlen, "%s: cannot read %s: %s",
-			    config_who(w, "ca-file", n,
-			    sizeof(n)), c->ca_file, strerror(errno));
+			    config_who(w, "ca-file", n, sizeof(n)), c->ca_file,
+			    strerror(errno));
 			return -1;
 		}
 	} else {
@@ -934,14 +939,12 @@ config_validate(struct config_work *w, char *errbuf, size_t errlen)
 	}
 	if (c->task_concurrency < 1 || c->task_concurrency > 16) {
 		config_err(errbuf, errlen, "%s must be between 1 and 16",
-		    config_who(w, "task-concurrency", n,
-		    sizeof(n)));
+		    config_who(w, "task-concurrency", n, sizeof(n)));
 		return -1;
 	}
 	if (c->shutdown_grace_ms < 0) {
 		config_err(errbuf, errlen, "%s must not be negative",
-		    config_who(w, "shutdown-grace", n,
-		    sizeof(n)));
+		    config_who(w, "shutdown-grace", n, sizeof(n)));
 		return -1;
 	}
 	if (config_abs_path(w, "state-dir", c->state_dir, errbuf, errlen) ==
@@ -1038,7 +1041,8 @@ config_parse(struct config *ret, int argc, char **argv, char *errbuf,
 	if (rc == 1) {
 		freezero_str(w.c.token);
 		freezero_str(w.c.usage_secret);
-		w.c.token = w.c.usage_secret = NULL;
+		free(w.c.server);
+		w.c.token = w.c.usage_secret = w.c.server = NULL;
 		w.c.mode = CONFIG_MODE_HELP;
 		*ret = w.c;
 		return 0;

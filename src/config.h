@@ -42,8 +42,9 @@ enum config_mode {
 };
 
 /*
- * Every string is owned by the struct (NULL when unset; never "").  Fields
- * a mode does not use are left at their defaults and not validated.
+ * Every string is owned by the struct (NULL when unset; never "", except
+ * that an empty -server is an error).  Fields a mode does not use keep
+ * whatever was given, unvalidated: read only those of your mode.
  */
 struct config {
 	enum config_mode mode;
@@ -71,7 +72,7 @@ struct config {
 	char		*usage_secret_file; /* re-read on SIGHUP, else NULL */
 	int64_t		 usage_timeout_ms; /* default 3s */
 	char		*ca_file;
-	char		*state_dir;	/* the choice only; the spool checks it */
+	char		*state_dir;	/* the choice; the spool checks it */
 	char		*host_root;	/* default "/" */
 	enum log_format	 log_format;
 	int		 debug;

@@ -199,7 +199,8 @@ test_host_is_loopback(void **state)
 		int		 yes;
 	} cases[] = {
 		{ "localhost", 1 }, { "LOCALHOST", 1 }, { "LocalHost", 1 },
-		{ "127.0.0.1", 1 }, { "127.0.0.0", 1 }, { "127.255.255.255", 1 },
+		{ "127.0.0.1", 1 }, { "127.0.0.0", 1 },
+		{ "127.255.255.255", 1 },
 		{ "::1", 1 }, { "[::1]", 1 },
 		{ "localhost.", 0 }, { "localhost.evil.example", 0 },
 		{ "127.0.0.1.evil.example", 0 }, { "0x7f000001", 0 },
