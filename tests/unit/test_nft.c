@@ -56,7 +56,7 @@ test_host_table(void **state)
 		{ "-a.b", NULL },
 		{ "a-.b", NULL },
 		{ "a.-b", NULL },
-		{ "a_b.example", NULL },	/* underscores: not host names */
+		{ "a_b.example", NULL },	/* underscore: not a host */
 		{ "_dmarc.example", NULL },
 		{ "a b", NULL },
 		{ "a\x01" "b", NULL },
