@@ -13,7 +13,7 @@ fi
 ninja -C build-fuzz >/dev/null
 passed=0 failed=0
 for bin in build-fuzz/tests/fuzz/fuzz_*; do
-	[ -x "$bin" ] || continue
+	[ -f "$bin" ] && [ -x "$bin" ] || continue
 	name=${bin##*/fuzz_}
 	work=$(mktemp -d)
 	[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$work/"

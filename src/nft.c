@@ -361,8 +361,8 @@ nft_check_answers(const struct nft_args *a, const char *host,
 		return (-1);
 	}
 	if (want4 && addrs->n4 == 0) {
-		snprintf(errbuf, errlen, "%s has no IPv4 (A) address for -set%s; "
-		    "set left unchanged", host, addrs->n6 > 0 ?
+		snprintf(errbuf, errlen, "%s has no IPv4 (A) address for "
+		    "-set%s; set left unchanged", host, addrs->n6 > 0 ?
 		    " (only IPv6 answers: pass -set6 to use them)" : "");
 		return (-1);
 	}

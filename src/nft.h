@@ -34,7 +34,7 @@ struct nft_args {
 	const char	*table;
 	const char	*set;		/* IPv4 set; NULL or "": none */
 	const char	*set6;		/* IPv6 set; NULL or "": none */
-	const char	*nft_bin;	/* NULL: NFT_DEFAULT_BIN, else absolute */
+	const char	*nft_bin;	/* NULL: NFT_DEFAULT_BIN; absolute */
 };
 
 /*

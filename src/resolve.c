@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include "log.h"
 #include "resolve.h"
 #include "util.h"
 
@@ -29,7 +30,7 @@ struct resolve_gai {
 struct resolve_req {
 	struct event		*deadline;
 	struct event		*deliver;
-	struct resolve_gai	*gai;		/* NULL once answered or detached */
+	struct resolve_gai	*gai;		/* NULL: answered or detached */
 	resolve_done_cb		 cb;
 	void			*arg;
 	struct resolve_result	 res;
@@ -57,6 +58,13 @@ resolve_addrs_free(struct resolve_addrs *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/* evdns writes its own warnings to stderr; keep them for -debug. */
+static void
+resolve_evdns_log(int severity, const char *msg)
+{
+	log_debug("evdns: %s", msg);
+}
+
 struct evdns_base *
 resolve_dns_new(struct event_base *base, const char *resolv_conf,
     const char *hosts)
@@ -68,14 +76,18 @@ resolve_dns_new(struct event_base *base, const char *resolv_conf,
 	 * missing or empty resolv.conf, where the C library (and evdns's own
 	 * parser) fall back to 127.0.0.1.  Any parse result is acceptable.
 	 */
+	evdns_set_log_fn(resolve_evdns_log);
 	dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 	if (dns == NULL)
 		return (NULL);
 	(void)evdns_base_resolv_conf_parse(dns,
 	    DNS_OPTIONS_ALL & ~DNS_OPTION_HOSTSFILE,
 	    resolv_conf != NULL ? resolv_conf : "/etc/resolv.conf");
-	/* A missing hosts file adds no names; that is not an error. */
-	(void)evdns_base_load_hosts(dns, hosts);
+	/*
+	 * NULL would load only evdns's built-in localhost entries, so name
+	 * the file.  A missing file leaves just those (127.0.0.1 and ::1).
+	 */
+	(void)evdns_base_load_hosts(dns, hosts != NULL ? hosts : "/etc/hosts");
 	/*
 	 * The 0x20 case trick drops answers from resolvers that do not echo
 	 * the question's case; a one-shot lookup gains little from it.

@@ -40,7 +40,7 @@ enum resolve_status {
 
 struct resolve_result {
 	enum resolve_status	 status;
-	const char		*errstr;	/* static text, NULL on RESOLVE_OK */
+	const char		*errstr;	/* static; NULL on RESOLVE_OK */
 	struct resolve_addrs	 addrs;
 };
 
@@ -56,7 +56,7 @@ typedef void (*resolve_done_cb)(struct resolve_req *, struct resolve_result *,
  * A new evdns base reading nameservers and options from resolv_conf and
  * names from hosts (NULL for /etc/resolv.conf and /etc/hosts).  A missing or
  * empty resolv.conf is tolerated as the C library does (127.0.0.1), and a
- * missing hosts file simply adds no names.  NULL only if libevent fails.
+ * missing hosts file leaves only localhost.  NULL only if libevent fails.
  */
 struct evdns_base *resolve_dns_new(struct event_base *,
 	    const char *resolv_conf, const char *hosts);

@@ -8,7 +8,7 @@
 # nothing when nft fails on the second set or the name has no answer, and
 # stop with status 2 before running anything on bad arguments.
 #
-# usage: test_nft.sh AGENT   (the lattice-agent binary or tests' nft_driver)
+# usage: test_nft.sh AGENT   (the lattice-agent binary)
 # Exit 77 (skipped) where root, unshare or nft is unavailable.
 set -u
 

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -56,7 +58,7 @@ test_host_table(void **state)
 		{ "-a.b", NULL },
 		{ "a-.b", NULL },
 		{ "a.-b", NULL },
-		{ "a_b.example", NULL },	/* underscores: not host names */
+		{ "a_b.example", NULL },	/* underscore: not a host */
 		{ "_dmarc.example", NULL },
 		{ "a b", NULL },
 		{ "a\x01" "b", NULL },
@@ -412,6 +414,58 @@ test_run_usage_errors(void **state)
 	event_base_free(base);
 }
 
+/*
+ * The real path with an IP literal (no DNS) and a fake nft that records
+ * its stdin and exits with the status in its name: needs no root.
+ */
+static void
+test_run_fake_nft(void **state)
+{
+	struct event_base	*base = event_base_new();
+	char			 dir[] = "/tmp/test_nft.XXXXXX", ok[64], bad[64];
+	char			 in[64], cmd[256], *got;
+	FILE			*fp;
+	struct nft_args		 a = { "192.0.2.1", NULL, "t", "s4", "s6",
+				    ok };
+	struct nft_args		 v6only = { "2001:db8::1", "inet", "t", "s4",
+				    NULL, ok };
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(ok, sizeof(ok), "%s/nft0", dir);
+	snprintf(bad, sizeof(bad), "%s/nft1", dir);
+	snprintf(in, sizeof(in), "%s/stdin", dir);
+	for (int code = 0; code < 2; code++) {
+		fp = fopen(code == 0 ? ok : bad, "w");
+		assert_non_null(fp);
+		fprintf(fp, "#!/bin/sh\n[ \"$1 $2\" = \"-f -\" ] || exit 9\n"
+		    "cat > %s\necho 'Error: boom' >&2\nexit %d\n", in, code);
+		fclose(fp);
+		assert_int_equal(chmod(code == 0 ? ok : bad, 0755), 0);
+	}
+
+	assert_int_equal(nft_run(base, &a), NFT_EXIT_OK);
+	got = read_small_file(in, 4096, NULL);
+	assert_non_null(got);
+	assert_string_equal(got, "flush set inet t s4\n"
+	    "add element inet t s4 { 192.0.2.1 }\n"
+	    "flush set inet t s6\n");
+	free(got);
+	unlink(in);
+
+	a.nft_bin = bad;
+	assert_int_equal(nft_run(base, &a), NFT_EXIT_FAIL);
+	assert_int_equal(access(in, F_OK), 0);	/* it did run */
+	unlink(in);
+
+	/* No IPv4 answer for -set: exit 1 and nft never runs. */
+	assert_int_equal(nft_run(base, &v6only), NFT_EXIT_FAIL);
+	assert_int_equal(access(in, F_OK), -1);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -423,6 +477,7 @@ main(void)
 		cmocka_unit_test(test_answer_rules),
 		cmocka_unit_test(test_batch_golden),
 		cmocka_unit_test(test_run_usage_errors),
+		cmocka_unit_test(test_run_fake_nft),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
