@@ -225,7 +225,8 @@ api_request(struct api *api, const char *method, const char *path,
 	size_t		 len = 0;
 
 	if (body != NULL) {
-		text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER |
+		    JSON_REAL_PRECISION(10));
 		json_decref(body);
 		if (text == NULL)
 			return api_refuse(cb, arg, "payload not encodable");

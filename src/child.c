@@ -93,7 +93,7 @@ struct child_exec {
 	int		 sandbox;
 	struct child_rlim rlims[8];
 	size_t		 nrlims;
-	int		 maxfd;		/* close loop bound without close_range */
+	int		 maxfd;		/* fallback close loop bound */
 };
 
 struct child {
@@ -371,7 +371,7 @@ out_close:
 
 /* -- in the parent, events ---------------------------------------------- */
 
-/* The group is being stopped or the leader exited: time's up for pipes. */
+/* Finish once the leader has exited and every pipe reached EOF. */
 static void
 child_maybe_finish(struct child *c)
 {
@@ -439,37 +439,37 @@ child_in_cb(evutil_socket_t fd, short what, void *arg)
 	child_write_in(arg);
 }
 
-static void
+/* Returns -1 once the pipe is closed (EOF or error), else 0. */
+static int
 child_read_errpipe(struct child *c)
 {
+	char	 junk[16], *p = (char *)&c->errmsg;
 	ssize_t	 n;
-	char	*p = (char *)&c->errmsg;
 
-	if (c->errmsg_got < sizeof(c->errmsg)) {
+	if (c->errmsg_got < sizeof(c->errmsg))
 		n = read(c->errpipe_fd, p + c->errmsg_got,
 		    sizeof(c->errmsg) - c->errmsg_got);
-	} else {
-		char	 junk[16];
-
+	else
 		n = read(c->errpipe_fd, junk, sizeof(junk));
-		if (n > 0)
-			return;
-	}
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
+		return (0);
 	if (n > 0) {
-		c->errmsg_got += (size_t)n;
-		return;
+		if (c->errmsg_got < sizeof(c->errmsg))
+			c->errmsg_got += (size_t)n;
+		return (0);
 	}
-	/* EOF: exec succeeded or the child reported and exited. */
+	/* EOF: exec succeeded, or the child reported and exited. */
 	child_close_event(&c->ev_errpipe, &c->errpipe_fd);
-	child_maybe_finish(c);
+	return (-1);
 }
 
 static void
 child_errpipe_cb(evutil_socket_t fd, short what, void *arg)
 {
-	child_read_errpipe(arg);
+	struct child	*c = arg;
+
+	if (child_read_errpipe(c) == -1)
+		child_maybe_finish(c);
 }
 
 /* The leader is gone: keep its zombie, collect what the pipes still hold. */
@@ -524,24 +524,35 @@ child_exit_cb(evutil_socket_t fd, short what, void *arg)
 	child_check_exit(arg);
 }
 
+/* SIGTERM to the group now, SIGKILL after the grace. */
 static void
-child_timeout_cb(evutil_socket_t fd, short what, void *arg)
+child_stop(struct child *c)
 {
-	struct child	*c = arg;
-
-	if (c->state != CHILD_S_RUNNING)
-		return;
-	c->timed_out = 1;
+	event_del(c->ev_timeout);
 	child_signal_group(c, SIGTERM);
 	child_set_state(c, CHILD_S_STOPPING);
 	child_timer_ms(c->ev_kill, c->kill_grace_ms);
 }
 
 static void
-child_kill_cb(evutil_socket_t fd, short what, void *arg)
+child_timed_out(struct child *c)
 {
-	struct child	*c = arg;
+	if (c->state != CHILD_S_RUNNING)
+		return;
+	c->timed_out = 1;
+	child_stop(c);
+}
 
+static void
+child_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	child_timed_out(arg);
+}
+
+/* The grace is over and the leader still runs. */
+static void
+child_escalate(struct child *c)
+{
 	if (c->state != CHILD_S_STOPPING)
 		return;
 	child_signal_group(c, SIGKILL);
@@ -549,12 +560,23 @@ child_kill_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-child_linger_cb(evutil_socket_t fd, short what, void *arg)
+child_kill_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct child	*c = arg;
+	child_escalate(arg);
+}
 
+/* Exited, but something still holds a pipe: stop waiting for it. */
+static void
+child_give_up_pipes(struct child *c)
+{
 	if (c->state == CHILD_S_DRAINING)
 		child_finish(c);
+}
+
+static void
+child_linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	child_give_up_pipes(arg);
 }
 
 /* Delete every event and close every fd; the pidfd last. */
@@ -586,9 +608,12 @@ child_finish(struct child *c)
 {
 	struct child_result	*r = &c->res;
 
-	/* A report written just before exit is readable by now. */
+	/*
+	 * The leader has exited, so a report (one atomic write) is complete
+	 * in the pipe by now, or the pipe is at EOF: one read settles it.
+	 */
 	if (c->errpipe_fd != -1)
-		child_read_errpipe(c);
+		(void)child_read_errpipe(c);
 	child_teardown(c);
 	if (c->pidfd != -1) {
 		close(c->pidfd);
@@ -769,7 +794,8 @@ child_spawn(struct event_base *base, const struct child_spec *spec,
 		}
 	} else {
 		child_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (child_in == -1 || (child_in = child_fd_high(child_in)) == -1)
+		if (child_in == -1 ||
+		    (child_in = child_fd_high(child_in)) == -1)
 			goto out_close;
 	}
 	if (child_pipe(outp, 0) == -1 || child_pipe(errp, 0) == -1 ||
@@ -896,10 +922,7 @@ child_terminate(struct child *c)
 	switch (c->state) {
 	case CHILD_S_RUNNING:
 		c->terminated = 1;
-		event_del(c->ev_timeout);
-		child_signal_group(c, SIGTERM);
-		child_set_state(c, CHILD_S_STOPPING);
-		child_timer_ms(c->ev_kill, c->kill_grace_ms);
+		child_stop(c);
 		break;
 	case CHILD_S_DRAINING:
 		/* Exited already: stop waiting for the pipes, but not here. */

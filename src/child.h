@@ -33,11 +33,11 @@ struct child_spec {
 	const char	*cwd;		/* NULL: inherit */
 	const void	*stdin_data;	/* NULL: stdin is /dev/null */
 	size_t		 stdin_len;
-	size_t		 stdout_cap;	/* bytes kept; more is read, discarded */
+	size_t		 stdout_cap;	/* bytes kept; the rest is discarded */
 	size_t		 stderr_cap;
 	int64_t		 timeout_ms;	/* 0: no timeout */
 	int64_t		 kill_grace_ms;	/* SIGTERM -> SIGKILL delay; 0: 2000 */
-	int		 sandbox;	/* 1: no_new_privs, umask 077, rlimits */
+	int		 sandbox;	/* no_new_privs, umask 077, rlimits */
 	int64_t		 rlimit_cpu_sec;	/* 0: none */
 	int		 no_pidfd;	/* tests: force the SIGCHLD fallback */
 };

@@ -395,10 +395,15 @@ log_write_all(int fd, const char *p, size_t n)
 
 static void
 log_vemit(int prio, const struct log_kv *kv, size_t nkv, const char *suffix,
+    const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void
+log_vemit(int prio, const struct log_kv *kv, size_t nkv, const char *suffix,
     const char *fmt, va_list ap)
 {
 	struct log_kv	 all[LOG_MAX_FIELDS + 1];
 	struct buf	 msg, line;
+	char		 text[2048];
 	size_t		 n = 0, i;
 	int		 saved = errno;
 
@@ -406,20 +411,9 @@ log_vemit(int prio, const struct log_kv *kv, size_t nkv, const char *suffix,
 		return;
 	buf_init(&msg);
 	buf_init(&line);
-	{
-		va_list	 aq;
-		int	 len;
-
-		va_copy(aq, ap);
-		len = vsnprintf(NULL, 0, fmt, aq);
-		va_end(aq);
-		if (len > 0) {
-			buf_reserve(&msg, (size_t)len);
-			vsnprintf(msg.data, (size_t)len + 1, fmt, ap);
-			msg.len = (size_t)len;
-		} else
-			buf_add_str(&msg, "");
-	}
+	/* Log messages are bounded: a runaway remote string cannot flood. */
+	vsnprintf(text, sizeof(text), fmt, ap);
+	buf_add_str(&msg, text);
 	if (suffix != NULL)
 		buf_printf(&msg, ": %s", suffix);
 	if (log_state.node_id != NULL)
@@ -448,6 +442,7 @@ log_vemit(int prio, const struct log_kv *kv, size_t nkv, const char *suffix,
 		log_write_all(STDERR_FILENO, line.data, line.len);
 		break;
 	}
+	explicit_bzero(text, sizeof(text));
 	explicit_bzero(msg.data, msg.len);
 	buf_free(&msg);
 	buf_free(&line);

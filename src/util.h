@@ -51,6 +51,8 @@ char	*buf_steal(struct buf *, size_t *ret_len);
 
 /* Milliseconds from CLOCK_MONOTONIC: for deadlines and elapsed times. */
 int64_t	 now_mono_ms(void);
+/* CLOCK_MONOTONIC as a timespec. */
+struct timespec now_mono(void);
 /* Wall clock as a timespec (CLOCK_REALTIME). */
 struct timespec now_wall(void);
 

@@ -479,6 +479,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if "chunked" in te:
             out = bytearray()
             too = False
+            total = 0
             while True:
                 line = self.rfile.readline(1024)
                 if not line:
@@ -494,13 +495,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                                             b""):
                         pass
                     return bytes(out), too
+                total += n
+                if total > 64 * MiB:
+                    self.close_connection = True
+                    return bytes(out), True
                 chunk = self.rfile.read(n)
                 self.rfile.readline(8)
                 if len(out) + len(chunk) > cap:
                     too = True
-                    if len(out) > 64 * MiB:
-                        self.close_connection = True
-                        return bytes(out[:cap + 1]), True
                 else:
                     out += chunk
         cl = self.headers.get("Content-Length")
@@ -832,7 +834,8 @@ class RecordingServer:
             self._threads.add(threading.current_thread())
             self.connections.append({"conn_id": cid, "client": client,
                                      "opened": time.monotonic(),
-                                     "closed": None})
+                                     "closed": None, "requests": 0,
+                                     "tls_error": None})
             self._cond.notify_all()
             return cid, self._srv is listener
 
@@ -849,6 +852,9 @@ class RecordingServer:
         with self._cond:
             self.tls_errors.append({"conn_id": cid, "error": str(err),
                                     "t_mono": time.monotonic()})
+            for c in self.connections:
+                if c["conn_id"] == cid:
+                    c["tls_error"] = str(err)
             self._cond.notify_all()
 
     def _request_id(self):
@@ -860,6 +866,10 @@ class RecordingServer:
         with self._cond:
             req.seq = len(self._reqs)
             self._reqs.append(req)
+            for c in reversed(self.connections):
+                if c["conn_id"] == req.conn_id:
+                    c["requests"] += 1
+                    break
             self._cond.notify_all()
 
     def _finish(self, req, status, body):
@@ -933,6 +943,21 @@ class RecordingServer:
         if method is not None:
             out = [r for r in out if r.method == method]
         return out
+
+    def refused_connections(self):
+        """Closed connections that never carried a request: the client gave
+        up during or right after the TLS handshake (curl checks the host
+        name after the handshake, so a wrong-host refusal shows only here,
+        while an untrusted or expired certificate also lands in
+        tls_errors)."""
+        with self._lock:
+            return [dict(c) for c in self.connections
+                    if c["closed"] is not None and c["requests"] == 0]
+
+    def intervals(self, path):
+        """Seconds between consecutive arrivals of requests to path."""
+        ts = [r.t_mono for r in self.requests(path)]
+        return [b - a for a, b in zip(ts, ts[1:])]
 
     def wait_for(self, predicate, timeout=10, what="condition"):
         """Wait until predicate() is true, re-checking on every recorded

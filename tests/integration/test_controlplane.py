@@ -178,6 +178,23 @@ class TestAuthAndBodies(Base):
         self.assertEqual(st, 200)
         self.assertEqual(len({r.conn_id for r in self.cp.requests()}), 1)
 
+    def test_chunked_bodies(self):
+        body = json.dumps(hello_body(pad="x" * 1000)).encode()
+        chunks = [body[i:i + 300] for i in range(0, len(body), 300)]
+        self.conn.request("POST", "/api/agent/hello", body=iter(chunks),
+                          headers=AUTH, encode_chunked=True)
+        r = self.conn.getresponse()
+        r.read()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(self.cp.requests()[-1].body, body)
+        big = iter([b"x" * 65536] * 17)      # 1 MiB + 64 KiB
+        self.conn.request("POST", "/api/agent/hello", body=big,
+                          headers=AUTH, encode_chunked=True)
+        r = self.conn.getresponse()
+        r.read()
+        self.assertEqual(r.status, 400)
+        self.assertEqual(self.post("/api/agent/hello", hello_body())[0], 200)
+
     def test_hello_and_metrics_validation(self):
         good = [hello_body(public_ip="8.8.8.8"),
                 hello_body(public_ipv6="2001:4860:4860::8888"),
@@ -404,6 +421,8 @@ class TestTransport(Base):
         self.assertEqual(h.status, 200)
         self.assertEqual(t.query, {"node_id": NODE, "x": ""})
         self.assertLessEqual(h.t_mono, t.t_mono)
+        self.assertEqual(self.cp.intervals("/api/agent/*"),
+                         [t.t_mono - h.t_mono])
         self.assertEqual(len(self.cp.requests("/api/agent/*")), 2)
         self.assertEqual(len(self.cp.requests(method="POST")), 1)
 
@@ -619,9 +638,21 @@ class TestTLS(unittest.TestCase):
                     with self.assertRaisesRegex(
                             ssl.SSLCertVerificationError, why):
                         self.get(bad, ctx)
-                    bad.wait_for(lambda: bad.tls_errors, 5,
-                                 "server-side handshake failure")
+                    bad.wait_for(lambda: bad.refused_connections(), 5,
+                                 "refused connection")
                     self.assertEqual(bad.requests(), [])
+                    if variant != "wrong-host":
+                        self.assertTrue(bad.tls_errors)
+                    # libcurl (the agent's stack) refuses it too
+                    if shutil.which("curl"):
+                        r = subprocess.run(
+                            ["curl", "-sS", "--cacert", ok.ca_file,
+                             bad.url + "/api/health"],
+                            capture_output=True, timeout=10)
+                        self.assertEqual(r.returncode, 60, r.stderr)
+                        n = len(bad.connections)
+                        bad.wait_for(lambda: len(bad.refused_connections())
+                                     == n, 5, "curl connection closed")
 
 
 class TestStatSource(unittest.TestCase):
