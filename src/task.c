@@ -108,6 +108,7 @@ struct tasks {
 
 	int			 active;	/* started and not paused */
 	int			 poll_due;
+	size_t			 last_leased;	/* by the last poll */
 	struct tasks_call	*poll_call;
 	struct event		*ev_poll;
 	struct backoff		 poll_backoff;
@@ -1200,6 +1201,7 @@ tasks_poll_done_cb(const struct api_reply *reply, void *arg)
 	case API_OK:
 		backoff_reset(&t->poll_backoff);
 		n = tasks_accept(t, reply);
+		t->last_leased = n;
 		if (n >= TASKS_BATCH && !t->once)
 			t->poll_due = 1;
 		delay = backoff_jitter(t->interval_ms, 0.1);
@@ -1328,7 +1330,8 @@ tasks_deliver_done_cb(const struct api_reply *reply, void *arg)
 		log_kv(LOG_INFO, kv, 2, "task result delivered");
 		backoff_reset(&t->deliver_backoff);
 		tasks_delivery_free(t, d, 1);
-		if (!t->once && !t->shutting_down)
+		/* More may be queued, unless the last poll found nothing. */
+		if (!t->once && !t->shutting_down && t->last_leased > 0)
 			t->poll_due = 1;
 		break;
 	case API_LEASE_INVALID:
