@@ -18,7 +18,8 @@ for bin in build-fuzz/tests/fuzz/fuzz_*; do
 	work=$(mktemp -d)
 	[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$work/"
 	if out=$(UBSAN_OPTIONS=halt_on_error=1 "$bin" -max_total_time="$seconds" \
-	    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$work" 2>&1); then
+	    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix="$work/" "$work" 2>&1); then
 		execs=$(printf '%s\n' "$out" | sed -n 's/^stat::number_of_executed_units: *//p')
 		echo "fuzz $name: ok, ${seconds}s, ${execs:-?} execs"
 		passed=$((passed + 1))

@@ -42,8 +42,6 @@
 #define HELLO_BACKOFF_CAP_MS	(5 * 60 * 1000)
 #define AUTH_BACKOFF_BASE_MS	(60 * 1000)
 #define AUTH_BACKOFF_CAP_MS	(30 * 60 * 1000)
-#define FACTS_CHECK_MS		(60 * 60 * 1000)
-#define FACTS_RESEND_MS		(6 * 60 * 60 * 1000)
 #define STOP_DRAIN_MS		5000
 #define TIMER_SPREAD		0.1	/* +-10% jitter on every interval */
 
@@ -202,16 +200,16 @@ agent_facts_due(struct agent *a, int64_t now)
 		a->facts_in_flight = 1;
 		return facts_to_json(&a->facts_pending, time(NULL));
 	}
-	if (now - a->facts_checked_ms >= FACTS_CHECK_MS) {
+	if (facts_check_due(now, a->facts_checked_ms)) {
 		agent_collect_facts(a, &a->facts_pending);
 		a->facts_checked_ms = now;
-		changed = !facts_equal(&a->facts_pending, &a->facts_sent);
-		if (changed)
+		if (a->facts_known &&
+		    !facts_equal(&a->facts_pending, &a->facts_sent))
 			log_info("host facts changed; sending them");
-	} else if (!a->facts_known)
-		changed = 1;
-	if (!changed && a->facts_known &&
-	    now - a->facts_sent_ms < FACTS_RESEND_MS)
+	}
+	/* Compared every time: a change whose send failed is retried. */
+	changed = !facts_equal(&a->facts_pending, &a->facts_sent);
+	if (!facts_send_due(now, a->facts_sent_ms, a->facts_known, changed))
 		return NULL;
 	a->facts_in_flight = 1;
 	return facts_to_json(&a->facts_pending, time(NULL));

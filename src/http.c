@@ -31,6 +31,7 @@
 
 struct http_req {
 	TAILQ_ENTRY(http_req)	 entry;
+	struct curl_slist	*resolve;
 	struct http		*http;
 	CURL			*easy;
 	char			*method;
@@ -72,6 +73,7 @@ struct http {
 	int			 ca_dir_hashed;
 	int			 closing;
 	long			 max_idle_sec;
+	char			*noproxy;
 };
 
 static void	http_check_done(struct http *);
@@ -124,6 +126,26 @@ http_ca_dir_is_hashed(const char *dir)
 	}
 	closedir(d);
 	return found;
+}
+
+/*
+ * Like Go's ProxyFromEnvironment, which the original agent used: proxy
+ * variables are honoured, but never for loopback destinations.  Setting
+ * CURLOPT_NOPROXY replaces NO_PROXY, so carry that over.
+ */
+static char *
+http_noproxy_list(void)
+{
+	const char	*env = getenv("NO_PROXY");
+	char		*list;
+
+	if (env == NULL || *env == '\0')
+		env = getenv("no_proxy");
+	if (env != NULL && *env != '\0')
+		xasprintf(&list, "%s,localhost,127.0.0.0/8,::1", env);
+	else
+		list = xstrdup("localhost,127.0.0.0/8,::1");
+	return list;
 }
 
 /* libevent -> curl: a watched socket became ready. */
@@ -222,6 +244,7 @@ http_new(struct event_base *base, const struct http_options *opts)
 	http->user_agent = xstrdup(opts->user_agent);
 	http->max_idle_sec = opts->max_idle_sec > 0 ? opts->max_idle_sec : 118;
 	http->ca_dir_hashed = http_ca_dir_is_hashed(HTTP_SYSTEM_CA_DIR);
+	http->noproxy = http_noproxy_list();
 
 	if ((http->multi = curl_multi_init()) == NULL)
 		fatalx("curl_multi_init");
@@ -322,6 +345,7 @@ http_req_free(struct http_req *req)
 	for (l = req->headers; l != NULL; l = l->next)
 		explicit_bzero(l->data, strlen(l->data));
 	curl_slist_free_all(req->headers);
+	curl_slist_free_all(req->resolve);
 	freezero_str(req->bearer);
 	free(req->body);
 	free(req->method);
@@ -374,6 +398,30 @@ http_opensocket_cb(void *arg, curlsocktype purpose,
 	}
 	return socket(addr->family, addr->socktype | SOCK_CLOEXEC,
 	    addr->protocol);
+}
+
+/*
+ * "localhost" means this host whatever /etc/hosts says: pin it to the
+ * loopback addresses for the URL's port.
+ */
+static void
+http_req_pin_localhost(struct http_req *req)
+{
+	CURLU	*u;
+	char	*port = NULL, *entry;
+
+	if ((u = curl_url()) == NULL)
+		fatalx("curl_url");
+	if (curl_url_set(u, CURLUPART_URL, req->url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
+	    CURLUE_OK) {
+		xasprintf(&entry, "localhost:%s:127.0.0.1,[::1]", port);
+		req->resolve = curl_slist_append(req->resolve, entry);
+		free(entry);
+		curl_easy_setopt(req->easy, CURLOPT_RESOLVE, req->resolve);
+	}
+	curl_free(port);
+	curl_url_cleanup(u);
 }
 
 static int
@@ -431,7 +479,9 @@ http_req_setup(struct http *http, struct http_req *req)
 		/* An empty proxy string disables every proxy variable. */
 		curl_easy_setopt(e, CURLOPT_PROXY, "");
 		curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
-	}
+		http_req_pin_localhost(req);
+	} else
+		curl_easy_setopt(e, CURLOPT_NOPROXY, http->noproxy);
 	if (strcmp(req->method, "POST") == 0) {
 		curl_easy_setopt(e, CURLOPT_POST, 1L);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS,
@@ -552,5 +602,6 @@ http_free(struct http *http)
 	event_free(http->timer);
 	free(http->ca_file);
 	free(http->user_agent);
+	free(http->noproxy);
 	free(http);
 }

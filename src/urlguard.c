@@ -117,6 +117,12 @@ urlguard_parse(const char *url, int allow_query, struct urlguard_parts *ret,
 		snprintf(errbuf, errlen, "the URL has no host");
 		goto fail;
 	}
+	if (p.host[strspn(p.host, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:[]")] != '\0') {
+		snprintf(errbuf, errlen, "the host contains characters no "
+		    "host name has");
+		goto fail;
+	}
 	if (urlguard_has_part(h, CURLUPART_ZONEID)) {
 		snprintf(errbuf, errlen, "an IPv6 zone id is not allowed");
 		goto fail;

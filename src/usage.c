@@ -175,12 +175,19 @@ usage_post_done(const struct api_reply *r, void *arg)
 		if (u->last_server[0] != '\0')
 			log_info("proxy usage: server accepts reports again");
 		u->last_server[0] = '\0';
-	} else if (strcmp(u->last_server, r->summary) != 0) {
-		/* A fresh node gets 400 until it has a proxy profile. */
-		log_warnx("proxy usage: server did not accept the report: %s",
-		    r->summary);
-		snprintf(u->last_server, sizeof(u->last_server), "%s",
-		    r->summary);
+	} else {
+		char	 key[sizeof(u->last_server)];
+
+		/* The same refusal (request ids differ) is logged once. */
+		snprintf(key, sizeof(key), "%ld %s %s", r->http->status,
+		    r->error.code, r->error.message);
+		if (strcmp(u->last_server, key) != 0) {
+			/* A fresh node gets 400 until it has a proxy profile. */
+			log_warnx("proxy usage: server did not accept the "
+			    "report: %s", r->summary);
+			snprintf(u->last_server, sizeof(u->last_server), "%s",
+			    key);
+		}
 	}
 	usage_cycle_end(u, r->verdict == API_OK);
 }

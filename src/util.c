@@ -313,10 +313,13 @@ read_small_file(const char *path, size_t max, size_t *ret_len)
 		}
 		buf_add(&b, chunk, (size_t)n);
 	}
+	/* The file may be a secret: leave no copy on the stack. */
+	explicit_bzero(chunk, sizeof(chunk));
 	close(fd);
 	return buf_steal(&b, ret_len);
 fail:
 	saved = errno;
+	explicit_bzero(chunk, sizeof(chunk));
 	close(fd);
 	errno = saved;
 	return NULL;

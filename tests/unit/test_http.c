@@ -39,6 +39,7 @@ struct fixture {
 	struct http_response	 resp;
 	char			 body[4096];
 	size_t			 body_len;
+	char			 resp_error[256];
 };
 
 static void
@@ -72,7 +73,9 @@ fx_handler(struct evhttp_request *req, void *arg)
 	const char	*uri = evhttp_request_get_uri(req);
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 
-	if (strcmp(uri, "/ok") == 0)
+	if (strncmp(uri, "http://", 7) == 0)
+		fx_reply(req, 200, "via-proxy");	/* we are the proxy */
+	else if (strcmp(uri, "/ok") == 0)
 		fx_reply(req, 200, "{\"ok\":true}");
 	else if (strcmp(uri, "/echo") == 0)
 		fx_echo(req);
@@ -154,6 +157,7 @@ fx_done(const struct http_response *resp, void *arg)
 		memcpy(fx->body, resp->body.data, fx->body_len);
 	fx->body[fx->body_len] = '\0';
 	fx->resp.body.data = NULL;	/* freed by http after we return */
+	snprintf(fx->resp_error, sizeof(fx->resp_error), "%s", resp->error);
 	fx->resp.error = NULL;
 	event_base_loopbreak(fx->base);
 }
@@ -291,16 +295,38 @@ test_headers_and_body(void **state)
 }
 
 static void
-test_loopback_only_ignores_proxy(void **state)
+test_proxy_env_and_loopback_only(void **state)
 {
 	struct fixture	*fx = *state;
 	struct http_req	*req;
+	char		 proxy[64];
 
-	/* A proxy that does not exist (loopback, nothing listens). */
+	/*
+	 * A new http object reads the proxy exceptions at creation.  The
+	 * remote address below is never contacted: either our test server
+	 * answers as the proxy, or the request is refused before connect.
+	 */
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", fx->port);
+	setenv("http_proxy", proxy, 1);
+
+	req = http_req_new("GET", "http://192.0.2.1/ok");
+	fx_run(fx, req);
+	assert_int_equal(fx->resp.outcome, HTTP_RESULT_OK);
+	assert_string_equal(fx->body, "via-proxy");
+
+	/* Loopback destinations never go through a proxy (as in Go). */
 	setenv("http_proxy", "http://127.0.0.1:1", 1);
-	req = fx_req(fx, "GET", "/ok");
+	fx_run(fx, fx_req(fx, "GET", "/ok"));
+	assert_int_equal(fx->resp.outcome, HTTP_RESULT_OK);
+
+	/* loopback_only: no proxy at all, and a remote peer is refused. */
+	setenv("http_proxy", proxy, 1);
+	req = http_req_new("GET", "http://192.0.2.1/ok");
+	http_req_loopback_only(req);
 	fx_run(fx, req);
 	assert_int_equal(fx->resp.outcome, HTTP_RESULT_NETWORK);
+	assert_string_equal(fx->resp_error, "refused: peer is not a loopback "
+	    "address");
 
 	req = fx_req(fx, "GET", "/ok");
 	http_req_loopback_only(req);
@@ -343,7 +369,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_headers_and_body, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_loopback_only_ignores_proxy, setup, teardown),
+		    test_proxy_env_and_loopback_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_on_free, setup,
 		    teardown),
 	};

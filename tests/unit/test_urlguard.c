@@ -64,6 +64,9 @@ static const struct {
 	{ "https://0x7f000001", 0, 0, NULL, 0 },
 	{ "http://%31%32%37.0.0.1", 0, 0, NULL, 0 },
 	{ "http://loc%61lhost", 0, 0, NULL, 0 },
+	{ "https://latate.c%m/e.c1", 0, 0, NULL, 0 },	/* found by fuzzing */
+	{ "http://127.0.0.1%/", 0, 0, NULL, 0 },
+	{ "https://ex_ample.com/", 1, 1, "https://ex_ample.com", 0 },
 	{ "http://[0:0:0:0:0:0:0:1]", 0, 0, NULL, 0 },
 	{ "http://[::1%25lo]", 0, 0, NULL, 0 },
 	{ " http://127.0.0.1", 0, 0, NULL, 0 },
