@@ -43,7 +43,7 @@
 #include "util.h"
 
 #define TASKS_BATCH		3	/* the server leases up to 3 per poll */
-#define TASKS_QUEUE_MAX		32	/* leased tasks held, queued + running */
+#define TASKS_QUEUE_MAX		32	/* leases held: queued + running */
 #define TASKS_DELIVERIES_MAX	32	/* pending results before polls stop */
 #define TASKS_POLL_BACKOFF_MS	1000
 #define TASKS_DELIVER_BASE_MS	500
@@ -775,8 +775,8 @@ task_make_workdir(const struct task_lease *l, const char *script_name,
 		return NULL;
 	xasprintf(&dir, "%s/lattice-task-XXXXXX", root);
 	if (mkdtemp(dir) == NULL) {
-		snprintf(errbuf, errlen, "cannot create a work dir in %.200s: %s",
-		    root, strerror(errno));
+		snprintf(errbuf, errlen, "cannot create a work dir in "
+		    "%.200s: %s", root, strerror(errno));
 		free(dir);
 		return NULL;
 	}

@@ -149,7 +149,7 @@ struct task_outcome {
 	const char	*lease_id;
 	const char	*node_id;
 	int		 exit_code;
-	const char	*error;		/* why it failed to run/finish, or NULL */
+	const char	*error;		/* why it did not run or finish */
 	const char	*out;		/* raw bytes, any encoding */
 	size_t		 out_len;
 	int		 out_truncated;	/* more was produced than captured */
