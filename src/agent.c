@@ -341,6 +341,18 @@ agent_hello_start(struct agent *a)
 	}
 }
 
+/*
+ * The task poll and the usage report ride right behind each heartbeat:
+ * one wakeup per interval, on the connection the heartbeat just used.
+ */
+static void
+agent_cycle_followers(struct agent *a)
+{
+	tasks_cycle(a->tasks);
+	if (a->usage != NULL)
+		usage_tick(a->usage);
+}
+
 static void
 agent_beat_done(const struct api_reply *r, void *arg)
 {
@@ -395,12 +407,15 @@ agent_beat_done(const struct api_reply *r, void *arg)
 		next = backoff_next(&a->beat_backoff, r->http->retry_after_ms);
 		if (next < a->cfg->interval_ms)
 			next = a->cfg->interval_ms;
-		break;
+		/* Polls and usage would only add load now: skip this cycle. */
+		agent_timer_in(a->beat_timer, next);
+		return;
 	default:
 		agent_problem(a, LOG_ERR, "heartbeat rejected", r);
 		break;
 	}
 	agent_timer_in(a->beat_timer, next);
+	agent_cycle_followers(a);
 }
 
 static void
@@ -599,7 +614,7 @@ agent_setup(struct agent *a, struct config *cfg)
 	a->api = api_new(a->http, cfg->server, cfg->token, &id);
 
 	if (cfg->usage_file != NULL || cfg->usage_url != NULL)
-		a->usage = usage_new(a->base, a->http, a->api, cfg,
+		a->usage = usage_new(a->http, a->api, cfg,
 		    agent_usage_done, a);
 
 	memset(&tcfg, 0, sizeof(tcfg));

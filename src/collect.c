@@ -111,7 +111,7 @@ collect_run(struct event_base *base, const struct config *cfg)
 		memset(&id, 0, sizeof(id));
 		id.node_id = cfg->node_id;
 		c.api = api_new(c.http, "", NULL, &id);
-		c.usage = usage_new(base, c.http, c.api, cfg, NULL, NULL);
+		c.usage = usage_new(c.http, c.api, cfg, NULL, NULL);
 		c.pending++;
 		usage_collect(c.usage, collect_usage_cb, &c);
 	}

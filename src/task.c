@@ -1204,24 +1204,27 @@ tasks_poll_done_cb(const struct api_reply *reply, void *arg)
 		t->last_leased = n;
 		if (n >= TASKS_BATCH && !t->once)
 			t->poll_due = 1;
-		delay = backoff_jitter(t->interval_ms, 0.1);
 		break;
 	case API_REJECTED:
 		log_warnx("task poll refused: %s", reply->summary);
 		t->once_ok = 0;
-		delay = backoff_jitter(t->interval_ms, 0.1);
 		break;
 	default:
 		log_debug("task poll failed: %s", reply->summary);
 		t->once_ok = 0;
+		if (t->finished || t->shutting_down || t->once)
+			break;
 		delay = backoff_next(&t->poll_backoff,
 		    reply->http->retry_after_ms);
 		if (delay < t->interval_ms)
 			delay = backoff_jitter(t->interval_ms, 0.1);
+		tasks_timer(t->ev_poll, delay);
 		break;
 	}
-	if (!t->finished && !t->shutting_down && !t->once)
-		tasks_timer(t->ev_poll, delay);
+	/*
+	 * The periodic poll rides behind each heartbeat (tasks_cycle); the
+	 * timer only carries a backoff after a failed poll.
+	 */
 	tasks_kick(t);
 }
 
@@ -1694,6 +1697,16 @@ tasks_start(struct tasks *t)
 	t->active = 1;
 	t->poll_due = 1;
 	tasks_deliver_now(t);
+	tasks_kick(t);
+}
+
+void
+tasks_cycle(struct tasks *t)
+{
+	/* A failed poll's backoff wins over the heartbeat's cadence. */
+	if (!t->active || evtimer_pending(t->ev_poll, NULL))
+		return;
+	t->poll_due = 1;
 	tasks_kick(t);
 }
 

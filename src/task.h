@@ -52,6 +52,11 @@ struct tasks	*tasks_new(struct event_base *, struct api *,
 void		 tasks_start(struct tasks *);
 /* The server is unreachable or refuses us: stop polling; runs continue. */
 void		 tasks_pause(struct tasks *);
+/*
+ * A heartbeat cycle completed: poll now, on the same connection, unless a
+ * failed poll is backing off.  This is the periodic poll's only trigger.
+ */
+void		 tasks_cycle(struct tasks *);
 /* The task_sandbox object for heartbeats; a new reference. */
 json_t		*tasks_sandbox_json(const struct tasks *);
 /*

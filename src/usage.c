@@ -10,10 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-
 #include "api.h"
-#include "backoff.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -22,10 +19,7 @@
 #include "utf8.h"
 #include "util.h"
 
-#define USAGE_SPREAD	0.1
-
 struct usage {
-	struct event_base	*base;
 	struct http		*http;
 	struct api		*api;
 	enum proxyusage_source	 source;
@@ -33,11 +27,9 @@ struct usage {
 	char			*url;
 	char			*secret;
 	int64_t			 timeout_ms;
-	int64_t			 interval_ms;
 	usage_done_cb		 done;
 	void			*done_arg;
 
-	struct event		*timer;
 	int			 running;	/* periodic cycles wanted */
 	int			 busy;		/* a cycle is in flight */
 	int			 once;
@@ -50,20 +42,13 @@ struct usage {
 
 static void	usage_cycle(struct usage *);
 
-static void
-usage_timer_cb(evutil_socket_t fd, short events, void *arg)
-{
-	usage_cycle(arg);
-}
-
 struct usage *
-usage_new(struct event_base *base, struct http *http, struct api *api,
+usage_new(struct http *http, struct api *api,
     const struct config *cfg, usage_done_cb done, void *arg)
 {
 	struct usage	*u;
 
 	u = xcalloc(1, sizeof(*u));
-	u->base = base;
 	u->http = http;
 	u->api = api;
 	if (cfg->usage_file != NULL) {
@@ -76,11 +61,8 @@ usage_new(struct event_base *base, struct http *http, struct api *api,
 	if (cfg->usage_secret != NULL)
 		u->secret = xstrdup(cfg->usage_secret);
 	u->timeout_ms = cfg->usage_timeout_ms;
-	u->interval_ms = cfg->interval_ms;
 	u->done = done;
 	u->done_arg = arg;
-	if ((u->timer = evtimer_new(base, usage_timer_cb, u)) == NULL)
-		fatalx("evtimer_new");
 	return u;
 }
 
@@ -89,7 +71,6 @@ usage_free(struct usage *u)
 {
 	if (u == NULL)
 		return;
-	event_free(u->timer);
 	freezero_str(u->secret);
 	free(u->path);
 	free(u->url);
@@ -103,32 +84,23 @@ usage_set_secret(struct usage *u, const char *secret)
 	u->secret = secret != NULL ? xstrdup(secret) : NULL;
 }
 
-static void
-usage_schedule(struct usage *u, int64_t ms)
-{
-	struct timeval	 tv;
-
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(u->timer, &tv);
-}
-
 void
 usage_start(struct usage *u)
 {
-	if (u->running)
-		return;
 	u->running = 1;
-	if (!u->busy && !evtimer_pending(u->timer, NULL))
-		usage_schedule(u, backoff_random(
-		    (uint64_t)u->interval_ms / 2 + 1));
 }
 
 void
 usage_pause(struct usage *u)
 {
 	u->running = 0;
-	evtimer_del(u->timer);
+}
+
+void
+usage_tick(struct usage *u)
+{
+	if (u->running)
+		usage_cycle(u);
 }
 
 void
@@ -146,7 +118,7 @@ usage_collect(struct usage *u, usage_sink_cb sink, void *arg)
 	usage_cycle(u);
 }
 
-/* The end of a cycle: report (once mode) or schedule the next one. */
+/* The end of a cycle: report it in once mode or while stopping. */
 static void
 usage_cycle_end(struct usage *u, int ok)
 {
@@ -154,11 +126,7 @@ usage_cycle_end(struct usage *u, int ok)
 	if (u->once) {
 		u->once = 0;
 		u->done(u->done_arg, ok);
-		return;
-	}
-	if (u->running)
-		usage_schedule(u, backoff_jitter(u->interval_ms, USAGE_SPREAD));
-	else
+	} else if (!u->running)
 		u->done(u->done_arg, ok);
 }
 

@@ -1,5 +1,5 @@
 /*
- * usage: the proxy usage bridge's schedule.  Once per heartbeat interval it
+ * usage: the proxy usage bridge's cycle.  Once per heartbeat interval it
  * reads the configured source (a local file, or a loopback HTTP endpoint
  * through the http bridge with the local secret), normalises it with
  * proxyusage.c and posts either the snapshot or a collector health report
@@ -10,7 +10,6 @@
 
 #include <jansson.h>
 
-struct event_base;
 struct http;
 struct api;
 struct config;
@@ -19,13 +18,19 @@ struct usage;
 /* Called after each cycle in once mode (ok: the server accepted it). */
 typedef void (*usage_done_cb)(void *arg, int ok);
 
-struct usage	*usage_new(struct event_base *, struct http *, struct api *,
+struct usage	*usage_new(struct http *, struct api *,
 		    const struct config *, usage_done_cb, void *arg);
 void		 usage_free(struct usage *);
-/* Begin periodic cycles (idempotent); the first runs soon. */
+/* Allow periodic cycles (idempotent). */
 void		 usage_start(struct usage *);
-/* Stop scheduling; a cycle in flight completes. */
+/* Stop; a cycle in flight completes. */
 void		 usage_pause(struct usage *);
+/*
+ * A heartbeat cycle completed: run a usage cycle unless paused or one is
+ * still in flight.  This is the only periodic trigger, so usage reports
+ * follow the heartbeat's cadence and share its wakeup and connection.
+ */
+void		 usage_tick(struct usage *);
 /* Run one cycle now and report through the done callback. */
 void		 usage_run_once(struct usage *);
 void		 usage_set_secret(struct usage *, const char *);
