@@ -689,8 +689,8 @@ agent_run(struct config *cfg)
 	int64_t		 splay;
 
 	memset(&a, 0, sizeof(a));
-	agent_setup(&a, cfg);
 	log_set_node_id(cfg->node_id);
+	agent_setup(&a, cfg);
 	if (cfg->server_insecure)
 		log_warnx("-allow-insecure-http: the node token travels in "
 		    "clear text to %s", cfg->server);
