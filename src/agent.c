@@ -70,7 +70,7 @@ struct agent {
 	struct backoff		 auth_backoff;
 	struct backoff		 beat_backoff;
 	int			 ready_sent;
-	char			 last_problem[512];	/* log once per change */
+	char			 last_problem[512];	/* logged once */
 
 	/* Facts: what the server has, and when we last looked. */
 	struct facts		 facts_sent;
@@ -171,23 +171,6 @@ agent_problem_cleared(struct agent *a, const char *what)
 	a->last_problem[0] = '\0';
 }
 
-static void
-agent_timer_in(struct event *ev, int64_t ms)
-{
-	struct timeval	 tv;
-
-	if (ms < 0)
-		ms = 0;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(ev, &tv);
-}
-
-static void
-agent_collect_facts(struct agent *a, struct facts *ret)
-{
-	facts_collect(a->root, &a->fenv, ret);
-}
 
 /* The facts to attach to this heartbeat, or NULL when none are due. */
 static json_t *
@@ -201,7 +184,7 @@ agent_facts_due(struct agent *a, int64_t now)
 		return facts_to_json(&a->facts_pending, time(NULL));
 	}
 	if (facts_check_due(now, a->facts_checked_ms)) {
-		agent_collect_facts(a, &a->facts_pending);
+		facts_collect(a->root, &a->fenv, &a->facts_pending);
 		a->facts_checked_ms = now;
 		if (a->facts_known &&
 		    !facts_equal(&a->facts_pending, &a->facts_sent))
@@ -238,7 +221,7 @@ agent_online(struct agent *a)
 	agent_status(a, "online: reporting to %s every %lld ms",
 	    a->cfg->server, (long long)a->cfg->interval_ms);
 	if (!a->beat_busy && !evtimer_pending(a->beat_timer, NULL))
-		agent_timer_in(a->beat_timer,
+		timer_add_ms(a->beat_timer,
 		    backoff_jitter(a->cfg->interval_ms, TIMER_SPREAD));
 	if (a->usage != NULL)
 		usage_start(a->usage);
@@ -271,7 +254,7 @@ agent_offline(struct agent *a, const struct api_reply *r, int unauthorized)
 		    (long long)delay / 1000);
 	}
 	log_debug("next hello in %lld ms", (long long)delay);
-	agent_timer_in(a->hello_timer, delay);
+	timer_add_ms(a->hello_timer, delay);
 }
 
 static void
@@ -328,7 +311,7 @@ agent_hello_start(struct agent *a)
 	if (a->hello_busy || a->state == AGENT_STOPPING)
 		return;
 	/* Facts go with every hello: the server may have lost them. */
-	agent_collect_facts(a, &a->facts_pending);
+	facts_collect(a->root, &a->fenv, &a->facts_pending);
 	a->facts_checked_ms = now_mono_ms();
 	facts = facts_to_json(&a->facts_pending, time(NULL));
 	a->facts_in_flight = 1;
@@ -336,7 +319,7 @@ agent_hello_start(struct agent *a)
 	if (api_hello(a->api, facts, agent_hello_done, a) == -1) {
 		a->hello_busy = 0;
 		log_warnx("hello: could not start the request");
-		agent_timer_in(a->hello_timer,
+		timer_add_ms(a->hello_timer,
 		    backoff_next(&a->hello_backoff, 0));
 	}
 }
@@ -408,13 +391,13 @@ agent_beat_done(const struct api_reply *r, void *arg)
 		if (next < a->cfg->interval_ms)
 			next = a->cfg->interval_ms;
 		/* Polls and usage would only add load now: skip this cycle. */
-		agent_timer_in(a->beat_timer, next);
+		timer_add_ms(a->beat_timer, next);
 		return;
 	default:
 		agent_problem(a, LOG_ERR, "heartbeat rejected", r);
 		break;
 	}
-	agent_timer_in(a->beat_timer, next);
+	timer_add_ms(a->beat_timer, next);
 	agent_cycle_followers(a);
 }
 
@@ -437,7 +420,7 @@ agent_beat_start(struct agent *a)
 		a->beat_busy = 0;
 		a->facts_in_flight = 0;
 		log_warnx("heartbeat: could not start the request");
-		agent_timer_in(a->beat_timer, a->cfg->interval_ms);
+		timer_add_ms(a->beat_timer, a->cfg->interval_ms);
 	}
 }
 
@@ -498,7 +481,7 @@ agent_tasks_stopped(void *arg)
 	struct agent	*a = arg;
 
 	a->tasks_busy = 0;
-	agent_timer_in(a->stop_timer, STOP_DRAIN_MS);
+	timer_add_ms(a->stop_timer, STOP_DRAIN_MS);
 	agent_stop(a, a->exit_status);
 }
 
@@ -595,7 +578,7 @@ agent_setup(struct agent *a, struct config *cfg)
 	a->fenv.machine = a->uts.machine;
 	a->fenv.container = strcmp(cfg->host_root, "/") == 0 ?
 	    container : NULL;
-	
+
 	memset(&hopts, 0, sizeof(hopts));
 	hopts.ca_file = cfg->ca_file;
 	hopts.user_agent = "lattice-agent/" AGENT_VERSION;
@@ -703,7 +686,7 @@ agent_run(struct config *cfg)
 	 */
 	splay = a.once ? 0 : (int64_t)backoff_random(
 	    (uint64_t)(cfg->interval_ms < 10000 ? cfg->interval_ms : 10000));
-	agent_timer_in(a.hello_timer, splay);
+	timer_add_ms(a.hello_timer, splay);
 	agent_status(&a, "starting");
 
 	event_base_dispatch(a.base);

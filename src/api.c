@@ -129,10 +129,13 @@ api_classify(const struct http_response *resp, struct api_reply *ret)
 {
 	struct api_error	*e = &ret->error;
 	long			 st = resp->status;
+	int			 answered;
 
 	memset(e, 0, sizeof(*e));
 	ret->http = resp;
-	if (resp->outcome == HTTP_RESULT_STATUS || resp->outcome == HTTP_RESULT_REDIRECT)
+	answered = resp->outcome == HTTP_RESULT_STATUS ||
+	    resp->outcome == HTTP_RESULT_REDIRECT;
+	if (answered)
 		(void)api_parse_error(resp->body.data, resp->body.len, e);
 
 	switch (resp->outcome) {
@@ -142,7 +145,8 @@ api_classify(const struct http_response *resp, struct api_reply *ret)
 	case HTTP_RESULT_STATUS:
 		if (st == 401)
 			ret->verdict = API_UNAUTHORIZED;
-		else if (st == 403 && strcmp(e->code, "invalid_task_lease") == 0)
+		else if (st == 403 &&
+		    strcmp(e->code, "invalid_task_lease") == 0)
 			ret->verdict = API_LEASE_INVALID;
 		else if (st == 429 || st >= 500 || st == 408)
 			ret->verdict = API_TRANSIENT;
@@ -158,7 +162,7 @@ api_classify(const struct http_response *resp, struct api_reply *ret)
 		break;
 	}
 
-	if (resp->outcome == HTTP_RESULT_STATUS || resp->outcome == HTTP_RESULT_REDIRECT) {
+	if (answered) {
 		snprintf(ret->summary, sizeof(ret->summary),
 		    "HTTP %ld%s%s%s%s%s%s", st,
 		    e->code[0] != '\0' ? " code=" : "", e->code,
@@ -215,34 +219,24 @@ api_refuse(api_done_cb cb, void *arg, const char *why)
 	return 0;
 }
 
+/* Send text (copied; NULL for no body) as the JSON body of a request. */
 static int
-api_request(struct api *api, const char *method, const char *path,
-    json_t *body, api_done_cb cb, void *arg)
+api_send(struct api *api, const char *method, const char *path,
+    const char *text, size_t len, api_done_cb cb, void *arg)
 {
 	struct http_req	*req;
 	struct api_call	*call;
-	char		*url, *text = NULL;
-	size_t		 len = 0;
+	char		*url;
 
-	if (body != NULL) {
-		text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER |
-		    JSON_REAL_PRECISION(10));
-		json_decref(body);
-		if (text == NULL)
-			return api_refuse(cb, arg, "payload not encodable");
-		len = strlen(text);
-		if (len > API_MAX_BODY) {
-			free(text);
-			return api_refuse(cb, arg, "payload over 1 MiB");
-		}
-	}
+	if (len > API_MAX_BODY)
+		return api_refuse(cb, arg, "payload over 1 MiB");
 	xasprintf(&url, "%s%s", api->server, path);
 	req = http_req_new(method, url);
 	free(url);
 	if (api->token != NULL)
 		http_req_bearer(req, api->token);
 	if (text != NULL)
-		http_req_json_body(req, text, len);
+		http_req_json_body(req, xstrndup(text, len), len);
 	http_req_max_response(req, API_MAX_RESPONSE);
 	call = xcalloc(1, sizeof(*call));
 	call->cb = cb;
@@ -254,6 +248,34 @@ api_request(struct api *api, const char *method, const char *path,
 		return -1;
 	}
 	return 0;
+}
+
+static int
+api_request(struct api *api, const char *method, const char *path,
+    json_t *body, api_done_cb cb, void *arg)
+{
+	char	*text = NULL;
+	size_t	 len = 0;
+	int	 rc;
+
+	if (body != NULL) {
+		text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER |
+		    JSON_REAL_PRECISION(10));
+		json_decref(body);
+		if (text == NULL)
+			return api_refuse(cb, arg, "payload not encodable");
+		len = strlen(text);
+	}
+	rc = api_send(api, method, path, text, len, cb, arg);
+	free(text);
+	return rc;
+}
+
+int
+api_post_raw(struct api *api, const char *path, const char *text,
+    size_t len, api_done_cb cb, void *arg)
+{
+	return api_send(api, "POST", path, text, len, cb, arg);
 }
 
 int

@@ -33,7 +33,7 @@ struct api_identity {
 
 enum api_verdict {
 	API_OK,			/* 2xx */
-	API_TRANSIENT,		/* network, timeout, 429, 5xx, redirect: retry */
+	API_TRANSIENT,		/* network, timeout, 429, 5xx, 3xx: retry */
 	API_UNAUTHORIZED,	/* 401: token wrong, node disabled or gone */
 	API_LEASE_INVALID,	/* 403 invalid_task_lease: drop the result */
 	API_REJECTED,		/* other 4xx: never resend the same body */
@@ -72,8 +72,10 @@ json_t		*api_identity_json(const struct api_identity *);
 
 /*
  * Requests.  Bodies are consumed (their reference is stolen); a body over
- * API_MAX_BODY is refused locally with API_REJECTED.  Return 0 when the
- * request is in flight; the callback fires once, later, from the loop.
+ * API_MAX_BODY is refused locally with API_REJECTED, and that callback
+ * runs before the call returns.  Otherwise 0 means the request is in
+ * flight and the callback fires once, later, from the loop; -1 means it
+ * could not be started and no callback will come.
  */
 int		 api_hello(struct api *, json_t *host_facts, api_done_cb,
 		    void *);
@@ -83,5 +85,8 @@ int		 api_post(struct api *, const char *path, json_t *body,
 		    api_done_cb, void *);
 int		 api_get(struct api *, const char *path_and_query,
 		    api_done_cb, void *);
+/* POST text that is already encoded JSON (copied), e.g. a spooled body. */
+int		 api_post_raw(struct api *, const char *path, const char *text,
+		    size_t len, api_done_cb, void *);
 
 #endif

@@ -44,6 +44,9 @@ backoff_next(struct backoff *b, int64_t min_ms)
 	if (b->failures < 64)
 		b->failures++;
 	delay = (int64_t)backoff_random((uint64_t)ceil + 1);
+	/* A server (or a proxy in front of it) may ask for a day: cap it. */
+	if (min_ms > BACKOFF_MAX_MIN_MS)
+		min_ms = BACKOFF_MAX_MIN_MS;
 	return delay < min_ms ? min_ms : delay;
 }
 

@@ -9,6 +9,9 @@
 
 #include <stdint.h>
 
+/* The longest Retry-After honoured; a larger request is clamped. */
+#define BACKOFF_MAX_MIN_MS	(15 * 60 * 1000)
+
 struct backoff {
 	int64_t		 base_ms;
 	int64_t		 cap_ms;
@@ -20,7 +23,7 @@ void	 backoff_reset(struct backoff *);
 /*
  * Record one more failure and return the delay before the next try:
  * uniform in [0, min(cap, base * 2^failures)], at least min_ms (e.g. a
- * server's Retry-After).
+ * server's Retry-After, clamped to BACKOFF_MAX_MIN_MS).
  */
 int64_t	 backoff_next(struct backoff *, int64_t min_ms);
 /* Upper bound of the delay the next failure may draw (for logs). */

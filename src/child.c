@@ -149,16 +149,6 @@ child_signal_group(struct child *c, int signo)
 		    strerror(errno));
 }
 
-static void
-child_timer_ms(struct event *ev, int64_t ms)
-{
-	struct timeval	 tv;
-
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	if (event_add(ev, &tv) == -1)
-		fatalx("child: event_add timer failed");
-}
 
 static void
 child_close_event(struct event **ev, int *fd)
@@ -484,7 +474,7 @@ child_exited(struct child *c)
 	if (c->timed_out || c->terminated)
 		child_signal_group(c, SIGKILL);
 	child_set_state(c, CHILD_S_DRAINING);
-	child_timer_ms(c->ev_linger, CHILD_LINGER_MS);
+	timer_add_ms(c->ev_linger, CHILD_LINGER_MS);
 	child_maybe_finish(c);
 }
 
@@ -531,7 +521,7 @@ child_stop(struct child *c)
 	event_del(c->ev_timeout);
 	child_signal_group(c, SIGTERM);
 	child_set_state(c, CHILD_S_STOPPING);
-	child_timer_ms(c->ev_kill, c->kill_grace_ms);
+	timer_add_ms(c->ev_kill, c->kill_grace_ms);
 }
 
 static void
@@ -872,7 +862,7 @@ child_spawn(struct event_base *base, const struct child_spec *spec,
 	if (c->pidfd == -1)
 		event_active(c->ev_exit, EV_SIGNAL, 1);
 	if (spec->timeout_ms > 0)
-		child_timer_ms(c->ev_timeout, spec->timeout_ms);
+		timer_add_ms(c->ev_timeout, spec->timeout_ms);
 	log_debug("child %ld: started %s", (long)pid, spec->argv[0]);
 	return (c);
 

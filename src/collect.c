@@ -115,8 +115,7 @@ collect_run(struct event_base *base, const struct config *cfg)
 		c.pending++;
 		usage_collect(c.usage, collect_usage_cb, &c);
 	}
-	if (c.pending > 0)
-		event_base_dispatch(base);
+	event_base_dispatch(base);
 
 	if (json_dumpf(c.out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) ==
 	    -1 || fputc('\n', stdout) == EOF || fflush(stdout) == EOF) {

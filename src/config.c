@@ -143,7 +143,7 @@ static const struct config_flag config_flags[] = {
 	    "LATTICE_TASK_CONCURRENCY", 0,
 	    "tasks run at the same time (1..16)", "1" },
 	{ "timeout", CONFIG_T_DURATION, C(timeout_ms), NULL, 0,
-	    "total time allowed to the one-shot modes", "10s" },
+	    "total time allowed to --selfcheck-controlplane", "10s" },
 	{ "token", CONFIG_T_STRING, C(token), "LATTICE_NODE_TOKEN",
 	    CONFIG_SECRET, "node token (prefer -token-file)", NULL },
 	{ "token-file", CONFIG_T_STRING, C(token_file),
@@ -873,6 +873,22 @@ config_abs_path(struct config_work *w, const char *flag, const char *path,
 	return -1;
 }
 
+/* The host root must be a directory we can open, or nothing can be read. */
+static int
+config_host_root(struct config_work *w, char *errbuf, size_t errlen)
+{
+	struct stat	 st;
+	char		 n[32];
+
+	if (stat(w->c.host_root, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    access(w->c.host_root, R_OK | X_OK) == 0)
+		return 0;
+	config_err(errbuf, errlen, "%s %s is not a readable directory",
+	    config_src_name(w, config_find("host-root", 9), n, sizeof(n)),
+	    w->c.host_root);
+	return -1;
+}
+
 static int
 config_validate(struct config_work *w, char *errbuf, size_t errlen)
 {
@@ -919,7 +935,8 @@ config_validate(struct config_work *w, char *errbuf, size_t errlen)
 
 	/* daemon, -once and --collect */
 	if (config_abs_path(w, "host-root", c->host_root, errbuf, errlen) ==
-	    -1 || config_addresses(w, errbuf, errlen) == -1 ||
+	    -1 || config_host_root(w, errbuf, errlen) == -1 ||
+	    config_addresses(w, errbuf, errlen) == -1 ||
 	    config_usage_source(w, errbuf, errlen) == -1)
 		return -1;
 	if (!daemon)
@@ -1157,4 +1174,21 @@ config_usage(FILE *fp)
 		fputc('\n', fp);
 	}
 	fprintf(fp, "  -h, -help\n    \tprint this help\n");
+}
+
+void
+config_scrub_environment(void)
+{
+	static const char	*names[] = {
+		"LATTICE_NODE_TOKEN",
+		"LATTICE_PROXY_USAGE_SECRET",
+	};
+	char			*v;
+	size_t			 i;
+
+	/* getenv points into the block the kernel shows: overwrite it. */
+	for (i = 0; i < nitems(names); i++) {
+		if ((v = getenv(names[i])) != NULL)
+			explicit_bzero(v, strlen(v));
+	}
 }

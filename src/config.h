@@ -99,6 +99,12 @@ int	config_parse(struct config *ret, int argc, char **argv, char *errbuf,
 void	config_free(struct config *);
 
 /*
+ * Wipe secret values from the process environment block after
+ * config_parse() copied them, so /proc/<pid>/environ stops showing them.
+ */
+void	config_scrub_environment(void);
+
+/*
  * SIGHUP: re-read token_file and usage_secret_file.  All or nothing: on
  * error -1 with errbuf and the old values are kept.  0 also when there is
  * nothing to re-read.

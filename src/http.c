@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 #include <event2/event.h>
 
 #include "http.h"
@@ -57,7 +58,6 @@ TAILQ_HEAD(http_reqs, http_req);
 
 struct http_sock {
 	struct event	*ev;
-	curl_socket_t	 fd;
 	int		 what;
 };
 
@@ -116,7 +116,8 @@ http_ca_dir_is_hashed(const char *dir)
 	if ((d = opendir(dir)) == NULL)
 		return 0;
 	while (!found && (de = readdir(d)) != NULL) {
-		if (strlen(de->d_name) != 10 || strcmp(de->d_name + 8, ".0") != 0)
+		if (strlen(de->d_name) != 10 ||
+		    strcmp(de->d_name + 8, ".0") != 0)
 			continue;
 		for (i = 0; i < 8; i++) {
 			if (strchr("0123456789abcdef", de->d_name[i]) == NULL)
@@ -199,7 +200,6 @@ http_curl_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
 		kind |= EV_WRITE;
 	if (sock == NULL) {
 		sock = xcalloc(1, sizeof(*sock));
-		sock->fd = s;
 		sock->ev = event_new(http->base, s, kind, http_sock_cb, http);
 		if (sock->ev == NULL)
 			fatalx("event_new");
@@ -219,15 +219,11 @@ static int
 http_curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
 	struct http	*http = userp;
-	struct timeval	 tv;
 
-	if (timeout_ms < 0) {
+	if (timeout_ms < 0)
 		evtimer_del(http->timer);
-		return 0;
-	}
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	evtimer_add(http->timer, &tv);
+	else
+		timer_add_ms(http->timer, timeout_ms);
 	return 0;
 }
 
@@ -437,6 +433,17 @@ http_req_has_header(const struct http_req *req, const char *name)
 	return 0;
 }
 
+/* curl -> OpenSSL: load -ca-file into the verify store next to the system's. */
+static CURLcode
+http_ssl_ctx_cb(CURL *easy, void *sslctx, void *arg)
+{
+	struct http	*http = arg;
+
+	if (SSL_CTX_load_verify_locations(sslctx, http->ca_file, NULL) != 1)
+		return CURLE_SSL_CACERT_BADFILE;
+	return CURLE_OK;
+}
+
 static void
 http_req_setup(struct http *http, struct http_req *req)
 {
@@ -450,12 +457,15 @@ http_req_setup(struct http *http, struct http_req *req)
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (http->ca_dir_hashed)
+	if (http->ca_dir_hashed) {
 		curl_easy_setopt(e, CURLOPT_CAPATH, HTTP_SYSTEM_CA_DIR);
-	if (http->ca_file != NULL)
-		curl_easy_setopt(e, CURLOPT_CAINFO, http->ca_file);
-	else if (http->ca_dir_hashed)
 		curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+	}
+	if (http->ca_file != NULL) {
+		/* -ca-file adds to the system's trust, whatever its form. */
+		curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, http_ssl_ctx_cb);
+		curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, http);
+	}
 	curl_easy_setopt(e, CURLOPT_USERAGENT, http->user_agent);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->errbuf);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)req->connect_ms);

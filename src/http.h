@@ -23,12 +23,12 @@ struct http_req;
 
 enum http_outcome {
 	HTTP_RESULT_OK,		/* 2xx */
-	HTTP_RESULT_STATUS,		/* any other status except 3xx */
-	HTTP_RESULT_REDIRECT,		/* 3xx: never followed */
-	HTTP_RESULT_TIMEOUT,		/* connect or total timeout */
-	HTTP_RESULT_NETWORK,		/* DNS, connect, reset, TLS, peer refused */
-	HTTP_RESULT_TOO_LARGE,		/* response body over the request's cap */
-	HTTP_RESULT_CANCELLED,		/* http_free() or http_req_cancel() */
+	HTTP_RESULT_STATUS,	/* any other status except 3xx */
+	HTTP_RESULT_REDIRECT,	/* 3xx: never followed */
+	HTTP_RESULT_TIMEOUT,	/* connect or total timeout */
+	HTTP_RESULT_NETWORK,	/* DNS, connect, reset, TLS, peer refused */
+	HTTP_RESULT_TOO_LARGE,	/* response body over the request's cap */
+	HTTP_RESULT_CANCELLED,	/* http_free() with the request in flight */
 };
 
 struct http_response {

@@ -205,6 +205,19 @@ log_redact(struct buf *b)
 	}
 }
 
+static int
+log_has_secret(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < LOG_MAX_SECRETS; i++) {
+		if (log_state.secrets[i] != NULL &&
+		    strstr(s, log_state.secrets[i]) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
 /* logfmt value: bare when safe, else quoted with escapes. */
 static void
 log_logfmt_value(struct buf *out, const char *v)
@@ -416,10 +429,19 @@ log_vemit(int prio, const struct log_kv *kv, size_t nkv, const char *suffix,
 	buf_add_str(&msg, text);
 	if (suffix != NULL)
 		buf_printf(&msg, ": %s", suffix);
+	/*
+	 * Redact before formatting: escaping (a quote or backslash inside a
+	 * secret) would hide it from a search of the finished line.
+	 */
+	log_redact(&msg);
 	if (log_state.node_id != NULL)
 		all[n++] = (struct log_kv){ "node_id", log_state.node_id };
-	for (i = 0; i < nkv && n < nitems(all); i++)
-		all[n++] = kv[i];
+	for (i = 0; i < nkv && n < nitems(all); i++) {
+		all[n] = kv[i];
+		if (kv[i].val != NULL && log_has_secret(kv[i].val))
+			all[n].val = "[redacted]";
+		n++;
+	}
 
 	switch (log_state.format) {
 	case LOG_FORMAT_JOURNAL:

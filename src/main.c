@@ -4,6 +4,8 @@
  * errors exit 2 with one line naming the flag; nothing touches the network
  * before the configuration is known to be good.
  */
+#include <sys/prctl.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,13 +74,21 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 0;
 	case CONFIG_MODE_HELP:
-		config_usage(stdout);
+		/* Like Go's flag package: usage on stderr, exit 0. */
+		config_usage(stderr);
 		config_free(&cfg);
 		return 0;
 	default:
 		break;
 	}
 
+	/*
+	 * Secrets live in this process: no core dumps, and no reading of our
+	 * /proc files (environ, mem) by same-uid processes such as tasks.
+	 */
+	config_scrub_environment();
+	if (prctl(PR_SET_DUMPABLE, 0) == -1)
+		log_warn("prctl(PR_SET_DUMPABLE)");
 	log_init(cfg.log_format, cfg.debug);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatalx("curl_global_init");

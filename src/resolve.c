@@ -208,7 +208,6 @@ resolve_start(struct event_base *base, struct evdns_base *dns,
 	struct resolve_gai			*gai;
 	struct evdns_getaddrinfo_request	*handle;
 	struct evutil_addrinfo			 hints;
-	struct timeval				 tv;
 
 	if (timeout_ms <= 0) {
 		errno = EINVAL;
@@ -221,10 +220,7 @@ resolve_start(struct event_base *base, struct evdns_base *dns,
 	req->deliver = event_new(base, -1, 0, resolve_deliver_cb, req);
 	if (req->deadline == NULL || req->deliver == NULL)
 		goto out_free;
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	if (evtimer_add(req->deadline, &tv) == -1)
-		goto out_free;
+	timer_add_ms(req->deadline, timeout_ms);
 
 	gai = xcalloc(1, sizeof(*gai));
 	gai->req = req;

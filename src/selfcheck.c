@@ -34,7 +34,8 @@ selfcheck_done(const struct http_response *resp, void *arg)
 		log_info("selfcheck: GET %s: HTTP 200 in %lld ms", sc->url,
 		    (long long)resp->elapsed_ms);
 		sc->status = 0;
-	} else if (resp->outcome == HTTP_RESULT_OK || resp->outcome == HTTP_RESULT_STATUS ||
+	} else if (resp->outcome == HTTP_RESULT_OK ||
+	    resp->outcome == HTTP_RESULT_STATUS ||
 	    resp->outcome == HTTP_RESULT_REDIRECT) {
 		log_warnx("selfcheck: GET %s: HTTP %ld in %lld ms%s", sc->url,
 		    resp->status, (long long)resp->elapsed_ms,

@@ -824,17 +824,6 @@ task_log_kv(struct log_kv kv[2], const char *task_id, const char *lease_id)
 	kv[1].val = lease_id;
 }
 
-static void
-tasks_timer(struct event *ev, int64_t ms)
-{
-	struct timeval	 tv;
-
-	if (ms < 0)
-		ms = 0;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
-	evtimer_add(ev, &tv);
-}
 
 static int64_t
 ts_ms(struct timespec ts)
@@ -916,10 +905,17 @@ tasks_add_delivery(struct tasks *t, const char *key, const char *task_id,
 		if (spool_put(t->spool, SPOOL_RESULT, key, body, len) == -1)
 			tasks_spool_failed(t, "task result", task_id,
 			    lease_id);
-		else
+		else {
 			t->spool_full_logged = 0;
+			spooled = 1;
+		}
 	}
-	if (t->spool != NULL)
+	/*
+	 * The lease record goes only once the result is on disk: if the
+	 * result could not be written, a restart still finds the lease and
+	 * releases it with an "agent restarted" result.
+	 */
+	if (spooled)
 		(void)spool_remove(t->spool, SPOOL_LEASE, key);
 	TAILQ_INSERT_TAIL(&t->deliveries, d, entry);
 	t->ndeliveries++;
@@ -1218,7 +1214,7 @@ tasks_poll_done_cb(const struct api_reply *reply, void *arg)
 		    reply->http->retry_after_ms);
 		if (delay < t->interval_ms)
 			delay = backoff_jitter(t->interval_ms, 0.1);
-		tasks_timer(t->ev_poll, delay);
+		timer_add_ms(t->ev_poll, delay);
 		break;
 	}
 	/*
@@ -1266,7 +1262,7 @@ tasks_poll(struct tasks *t)
 			t->once_polled = 1;
 			t->once_ok = 0;
 		} else
-			tasks_timer(t->ev_poll, backoff_next(&t->poll_backoff,
+			timer_add_ms(t->ev_poll, backoff_next(&t->poll_backoff,
 			    0));
 	}
 	free(path);
@@ -1343,8 +1339,23 @@ tasks_deliver_done_cb(const struct api_reply *reply, void *arg)
 		tasks_delivery_free(t, d, 1);
 		t->once_ok = 0;
 		break;
+	case API_UNAUTHORIZED:
+		/*
+		 * The token is refused: every retry would cost the server a
+		 * password-hash check.  Park deliveries until the session is
+		 * back (tasks_start after an accepted hello).
+		 */
+		if (t->finished)
+			return;		/* teardown: stays spooled */
+		log_kv(LOG_WARNING, kv, 2, "task result not delivered (%s); "
+		    "waiting for the server to accept the token again",
+		    reply->summary);
+		t->deliver_waiting = 1;
+		break;
 	case API_REJECTED:
-		if (!d->fallback_sent && !t->finished) {
+		if (t->finished)
+			return;		/* teardown: the next start retries */
+		if (!d->fallback_sent) {
 			log_kv(LOG_ERR, kv, 2, "task result refused (%s); "
 			    "sending it again without output to release the "
 			    "lease", reply->summary);
@@ -1367,7 +1378,7 @@ tasks_deliver_done_cb(const struct api_reply *reply, void *arg)
 		    "task result not delivered (%s); retry %u in %lld ms",
 		    reply->summary, d->attempts, (long long)delay);
 		t->deliver_waiting = 1;
-		tasks_timer(t->ev_deliver, delay);
+		timer_add_ms(t->ev_deliver, delay);
 		break;
 	}
 	tasks_kick(t);
@@ -1378,31 +1389,26 @@ tasks_deliver_next(struct tasks *t)
 {
 	struct tasks_call	*call;
 	struct delivery		*d;
-	json_t			*body;
 
 	if (t->finished || t->deliver_call != NULL ||
 	    (d = TAILQ_FIRST(&t->deliveries)) == NULL)
 		return;
-	body = json_loadb(d->body, d->len, 0, NULL);
-	if (body == NULL) {
-		log_warnx("task result for %s is not JSON; dropped",
-		    d->task_id);
-		tasks_delivery_free(t, d, 1);
-		tasks_kick(t);
-		return;
-	}
 	call = xcalloc(1, sizeof(*call));
 	call->t = t;
 	call->d = d;
 	t->deliver_call = call;
-	/* api_post may answer synchronously; the callback copes. */
-	if (api_post(t->api, "/api/agent/task-result", body,
+	/*
+	 * The spooled bytes go out as they are: built once, valid JSON by
+	 * construction (NUL in output included), never re-encoded.
+	 * api_post_raw may answer synchronously; the callback copes.
+	 */
+	if (api_post_raw(t->api, "/api/agent/task-result", d->body, d->len,
 	    tasks_deliver_done_cb, call) == -1) {
 		if (t->deliver_call == call) {
 			t->deliver_call = NULL;
 			free(call);
 			t->deliver_waiting = 1;
-			tasks_timer(t->ev_deliver, backoff_next(
+			timer_add_ms(t->ev_deliver, backoff_next(
 			    &t->deliver_backoff, 0));
 		}
 	}
@@ -1425,7 +1431,7 @@ tasks_deliver_kick(struct tasks *t)
 	    TAILQ_EMPTY(&t->deliveries))
 		return;
 	if (!evtimer_pending(t->ev_deliver, NULL))
-		tasks_timer(t->ev_deliver, 0);
+		timer_add_ms(t->ev_deliver, 0);
 }
 
 /* Cut a running backoff short: the server looks reachable again. */
@@ -1469,7 +1475,7 @@ tasks_finish(struct tasks *t, int ok)
 	evtimer_del(t->ev_poll);
 	evtimer_del(t->ev_deliver);
 	evtimer_del(t->ev_deadline);
-	tasks_timer(t->ev_done, 0);
+	timer_add_ms(t->ev_done, 0);
 }
 
 static void
@@ -1500,7 +1506,7 @@ tasks_check_final(struct tasks *t)
 	if (!t->final_phase) {
 		t->final_phase = 1;
 		evtimer_del(t->ev_deadline);
-		tasks_timer(t->ev_deadline, t->once ? TASKS_ONCE_DELIVER_MS :
+		timer_add_ms(t->ev_deadline, t->once ? TASKS_ONCE_DELIVER_MS :
 		    TASKS_SHUTDOWN_DELIVER_MS);
 		tasks_deliver_now(t);
 	}
@@ -1543,7 +1549,7 @@ tasks_load_cb(enum spool_kind kind, const char *key, const char *data,
 	char			*body, check[65];
 	size_t			 blen;
 
-	root = json_loadb(data, len, 0, NULL);
+	root = json_loadb(data, len, JSON_ALLOW_NUL, NULL);
 	res = kind == SPOOL_RESULT ? json_object_get(root, "result") : root;
 	tid = task_id_field(res, "task_id");
 	lid = task_id_field(res, "lease_id");
@@ -1770,7 +1776,7 @@ tasks_shutdown(struct tasks *t, void (*done)(void *), void *arg)
 	t->done_arg = arg;
 	if (t->finished) {
 		/* -once already ended: answer at once, from the loop. */
-		tasks_timer(t->ev_done, 0);
+		timer_add_ms(t->ev_done, 0);
 		return;
 	}
 	if (t->shutting_down)
@@ -1788,7 +1794,7 @@ tasks_shutdown(struct tasks *t, void (*done)(void *), void *arg)
 	if (t->nrunning > 0) {
 		log_info("shutdown: waiting up to %lld ms for %zu running "
 		    "task(s)", (long long)t->grace_ms, t->nrunning);
-		tasks_timer(t->ev_deadline, t->grace_ms);
+		timer_add_ms(t->ev_deadline, t->grace_ms);
 	}
 	tasks_kick(t);
 }

@@ -150,7 +150,7 @@ usage_post_done(const struct api_reply *r, void *arg)
 		snprintf(key, sizeof(key), "%ld %s %s", r->http->status,
 		    r->error.code, r->error.message);
 		if (strcmp(u->last_server, key) != 0) {
-			/* A fresh node gets 400 until it has a proxy profile. */
+			/* A fresh node gets 400 until it has a profile. */
 			log_warnx("proxy usage: server did not accept the "
 			    "report: %s", r->summary);
 			snprintf(u->last_server, sizeof(u->last_server), "%s",

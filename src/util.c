@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "log.h"
 #include "util.h"
 
@@ -204,6 +206,19 @@ buf_steal(struct buf *b, size_t *ret_len)
 	return p;
 }
 
+void
+timer_add_ms(struct event *ev, int64_t ms)
+{
+	struct timeval	 tv;
+
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	if (event_add(ev, &tv) == -1)
+		fatalx("event_add of a timer failed");
+}
+
 int64_t
 now_mono_ms(void)
 {
@@ -280,7 +295,8 @@ read_small_file(const char *path, size_t max, size_t *ret_len)
 	int		 fd, saved;
 
 	/* O_NONBLOCK so that opening a FIFO never waits for a writer. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) == -1)
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd == -1)
 		return NULL;
 	if (fstat(fd, &st) == -1)
 		goto fail;

@@ -49,6 +49,10 @@ void	 buf_printf(struct buf *, const char *, ...)
 /* Hand the bytes over to the caller (NUL-terminated) and reset the buffer. */
 char	*buf_steal(struct buf *, size_t *ret_len);
 
+struct event;
+/* Arm a libevent timer ms milliseconds from now (negative: now). */
+void	 timer_add_ms(struct event *, int64_t ms);
+
 /* Milliseconds from CLOCK_MONOTONIC: for deadlines and elapsed times. */
 int64_t	 now_mono_ms(void);
 /* CLOCK_MONOTONIC as a timespec. */

@@ -144,6 +144,16 @@ class Execution(TaskCase):
         self.assertEqual(set(r["stderr"]), {"\ufffd"})
 
     @runs
+    def test_nul_bytes_in_output_are_delivered(self):
+        # find -print0, xargs -0: NUL is valid UTF-8 and must get through.
+        tid = self.task("printf 'a\\000b\\n'; printf 'c\\000' >&2")
+        self.start_agent(*EXEC)
+        r = self.result(tid)
+        self.assertEqual(r["stdout"], "a\x00b\n")
+        self.assertEqual(r["stderr"], "c\x00")
+        self.assertEqual(r["exit_code"], 0)
+
+    @runs
     def test_control_bytes_fit_the_body_limit(self):
         # Two 256 KiB streams of \x01: 3 MiB once JSON-escaped.
         tid = self.task("head -c 262144 /dev/zero | tr '\\0' '\\1'; "

@@ -48,6 +48,8 @@ test_min_honoured(void **state)
 	backoff_init(&b, 1000, 10000);
 	assert_int_equal(backoff_next(&b, 0), 0);	/* full jitter */
 	assert_int_equal(backoff_next(&b, 7000), 7000);	/* Retry-After */
+	/* Retry-After: 86400 does not park the agent for a day. */
+	assert_int_equal(backoff_next(&b, 86400000), BACKOFF_MAX_MIN_MS);
 	backoff_set_random(NULL);
 }
 

@@ -283,7 +283,7 @@ static const struct pcase parse_cases[] = {
 	    "LATTICE_PROXY_USAGE_URL=http://127.0.0.1:19090/stats\n"
 	    "LATTICE_PROXY_USAGE_SECRET=sec\n"
 	    "LATTICE_PROXY_USAGE_TIMEOUT=1500ms\nLATTICE_AGENT_DEBUG=1\n"
-	    "LATTICE_HOST_ROOT=/host\nLATTICE_STATE_DIR=/srv/state\n"
+	    "LATTICE_HOST_ROOT=/tmp\nLATTICE_STATE_DIR=/srv/state\n"
 	    "LATTICE_TASK_CONCURRENCY=4\nLATTICE_SHUTDOWN_GRACE=1m\n"
 	    "LATTICE_LOG_FORMAT=json", { NULL }, 0,
 	    "server=https://Lattice.example.com;node_id=e1;token=etok;"
@@ -291,7 +291,7 @@ static const struct pcase parse_cases[] = {
 	    "public_ip=203.0.113.5;public_ip6=2001:db8::5;wg_ip=10.8.0.2/24;"
 	    "wg_pubkey=pk;wg_endpoint=203.0.113.5:51820;wg_port=51820;"
 	    "usage_url=http://127.0.0.1:19090/stats;usage_secret=sec;"
-	    "usage_timeout_ms=1500;debug=1;host_root=/host;"
+	    "usage_timeout_ms=1500;debug=1;host_root=/tmp;"
 	    "state_dir=/srv/state;task_concurrency=4;shutdown_grace_ms=60000;"
 	    "log_format=2" },
 	{ "LATTICE_NODE_ID=envid\nLATTICE_NODE_TOKEN=envtok\n"
@@ -340,6 +340,8 @@ static const struct pcase parse_cases[] = {
 	    "-host-root must be an absolute path" },
 	{ "LATTICE_HOST_ROOT=host", { "--collect" }, -1,
 	    "LATTICE_HOST_ROOT must be an absolute path" },
+	{ NULL, { "--collect", "-host-root", "/nonexistent-root" }, -1,
+	    "-host-root /nonexistent-root is not a readable directory" },
 	/* ranges */
 	{ NULL, { NT, "-interval", "1m30s" }, 0, "interval_ms=90000" },
 	{ NULL, { NT, "-interval=100ms" }, 0, "interval_ms=100" },
@@ -494,7 +496,7 @@ test_every_flag_every_form(void **state)
 		{ "ca-file", "/dev/null", "ca_file=/dev/null", NULL },
 		{ "state-dir", "/s", "state_dir=/s", NULL },
 		{ "log-format", "logfmt", "log_format=1", NULL },
-		{ "host-root", "/h", "host_root=/h", NULL },
+		{ "host-root", "/tmp", "host_root=/tmp", NULL },
 		{ "task-concurrency", "3", "task_concurrency=3", NULL },
 		{ "shutdown-grace", "250ms", "shutdown_grace_ms=250", NULL },
 		{ "timeout", "3s", "timeout_ms=3000",

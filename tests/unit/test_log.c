@@ -172,6 +172,36 @@ test_journal(void **state)
 }
 
 static void
+emit_quoted_secret(void)
+{
+	struct log_kv	 kv[] = { { "value", "a\"b\\c-secret" } };
+
+	log_warnx("leak: a\"b\\c-secret");
+	log_kv(LOG_INFO, kv, 1, "field");
+}
+
+/* A secret with characters the formats escape is still caught. */
+static void
+test_escaped_secret(void **state)
+{
+	static const enum log_format	 formats[] = {
+		LOG_FORMAT_LOGFMT, LOG_FORMAT_JSON,
+	};
+	size_t				 i;
+	char				*out;
+
+	log_add_secret("a\"b\\c-secret");
+	for (i = 0; i < 2; i++) {
+		log_init(formats[i], 0);
+		out = capture_stderr(emit_quoted_secret);
+		assert_null(strstr(out, "c-secret"));
+		assert_non_null(strstr(out, "[redacted]"));
+		free(out);
+	}
+	log_remove_secret("a\"b\\c-secret");
+}
+
+static void
 test_format_names(void **state)
 {
 	enum log_format	 f;
@@ -195,6 +225,7 @@ main(void)
 		cmocka_unit_test(test_logfmt),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_journal),
+		cmocka_unit_test(test_escaped_secret),
 		cmocka_unit_test(test_format_names),
 	};
 
