@@ -51,6 +51,7 @@
 #define TASKS_SHUTDOWN_DELIVER_MS 5000
 #define TASKS_ONCE_DELIVER_MS	30000
 #define TASKS_RMTREE_DEPTH	128
+#define TASKS_RM_SLICE		1024	/* work-dir entries removed per turn */
 #define TASKS_JSON_FLAGS	(JSON_COMPACT | JSON_PRESERVE_ORDER)
 
 static const char *const task_interpreters[] = { "sh", "bash", "python3",
@@ -86,6 +87,13 @@ struct delivery {
 	unsigned int		 attempts;
 };
 TAILQ_HEAD(delivery_list, delivery);
+
+/* A work dir too big to remove in one turn of the loop. */
+struct removal {
+	TAILQ_ENTRY(removal)	 entry;
+	char			*dir;
+};
+TAILQ_HEAD(removals, removal);
 
 /* One in-flight API request; orphaned (t = NULL) by tasks_free(). */
 struct tasks_call {
@@ -132,6 +140,8 @@ struct tasks {
 	int			 finished;
 	struct event		*ev_deadline;
 	struct event		*ev_done;
+	struct event		*ev_rm;		/* removes big work dirs */
+	struct removals		 removals;
 	void			(*shutdown_done)(void *);
 	void			(*once_done)(void *, int);
 	void			*done_arg;
@@ -636,14 +646,22 @@ out:
 	return text;
 }
 
-/* Remove name under dfd; a directory recursively, never via a symlink. */
+/*
+ * Remove name under dfd; a directory recursively, never via a symlink.
+ * Each removal spends one unit of *budget; at zero it stops with EAGAIN.
+ */
 static int
-task_rm_at(int dfd, const char *name, int depth)
+task_rm_at(int dfd, const char *name, int depth, size_t *budget)
 {
 	struct dirent	*de;
 	DIR		*d;
 	int		 fd, ret = 0;
 
+	if (*budget == 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	(*budget)--;
 	if (unlinkat(dfd, name, 0) == 0)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
@@ -669,10 +687,16 @@ task_rm_at(int dfd, const char *name, int depth)
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		if (task_rm_at(dirfd(d), de->d_name, depth + 1) == -1)
+		if (task_rm_at(dirfd(d), de->d_name, depth + 1,
+		    budget) == -1) {
 			ret = -1;
+			if (errno == EAGAIN)
+				break;
+		}
 	}
 	closedir(d);
+	if (ret == -1 && errno == EAGAIN)
+		return -1;
 	if (unlinkat(dfd, name, AT_REMOVEDIR) == -1)
 		ret = -1;
 	return ret;
@@ -680,6 +704,16 @@ task_rm_at(int dfd, const char *name, int depth)
 
 int
 task_rmtree(const char *path)
+{
+	int	 ret;
+
+	while ((ret = task_rmtree_some(path, SIZE_MAX)) == 1)
+		;
+	return ret;
+}
+
+int
+task_rmtree_some(const char *path, size_t budget)
 {
 	char	*copy, *slash;
 	int	 dfd, ret, saved;
@@ -700,11 +734,13 @@ task_rmtree(const char *path)
 		errno = saved;
 		return -1;
 	}
-	ret = task_rm_at(dfd, slash + 1, 0);
+	ret = task_rm_at(dfd, slash + 1, 0, &budget);
 	saved = errno;
 	close(dfd);
 	free(copy);
 	errno = saved;
+	if (ret == -1 && saved == EAGAIN)
+		return 1;
 	return ret;
 }
 
@@ -935,6 +971,50 @@ tasks_delivery_free(struct tasks *t, struct delivery *d, int unspool)
 	free(d);
 }
 
+/*
+ * Work dirs are removed in slices of TASKS_RM_SLICE entries, one slice per
+ * loop turn, so a task that left a million files cannot stall heartbeats.
+ */
+static void
+tasks_rm_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tasks	*t = arg;
+	struct removal	*r;
+	int		 rc;
+
+	if ((r = TAILQ_FIRST(&t->removals)) == NULL)
+		return;
+	rc = task_rmtree_some(r->dir, TASKS_RM_SLICE);
+	if (rc != 1) {
+		if (rc == -1)
+			log_warn("task: cannot remove work dir %s", r->dir);
+		TAILQ_REMOVE(&t->removals, r, entry);
+		free(r->dir);
+		free(r);
+	}
+	if (!TAILQ_EMPTY(&t->removals))
+		timer_add_ms(t->ev_rm, 0);
+}
+
+static void
+tasks_remove_workdir(struct tasks *t, char *dir)
+{
+	struct removal	*r;
+	int		 rc;
+
+	/* The usual work dir holds a script and a few files: done at once. */
+	if ((rc = task_rmtree_some(dir, TASKS_RM_SLICE)) != 1) {
+		if (rc == -1)
+			log_warn("task: cannot remove work dir %s", dir);
+		free(dir);
+		return;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->dir = dir;
+	TAILQ_INSERT_TAIL(&t->removals, r, entry);
+	timer_add_ms(t->ev_rm, 0);
+}
+
 static void
 tasks_task_free(struct tasks *t, struct task *task)
 {
@@ -944,12 +1024,8 @@ tasks_task_free(struct tasks *t, struct task *task)
 	else
 		t->nqueued--;
 	child_free(task->child);
-	if (task->workdir != NULL) {
-		if (task_rmtree(task->workdir) == -1)
-			log_warn("task: cannot remove work dir %s",
-			    task->workdir);
-		free(task->workdir);
-	}
+	if (task->workdir != NULL)
+		tasks_remove_workdir(t, task->workdir);
 	task_lease_clear(&task->lease);
 	free(task);
 }
@@ -1654,6 +1730,8 @@ tasks_new(struct event_base *base, struct api *api,
 	t->ev_deliver = evtimer_new(base, tasks_deliver_timer_cb, t);
 	t->ev_deadline = evtimer_new(base, tasks_deadline_cb, t);
 	t->ev_done = evtimer_new(base, tasks_done_cb, t);
+	t->ev_rm = evtimer_new(base, tasks_rm_cb, t);
+	TAILQ_INIT(&t->removals);
 	if (t->ev_poll == NULL || t->ev_deliver == NULL ||
 	    t->ev_deadline == NULL || t->ev_done == NULL)
 		fatalx("task: cannot create timers");
@@ -1814,6 +1892,7 @@ tasks_free(struct tasks *t)
 {
 	struct task	*task;
 	struct delivery	*d;
+	struct removal	*r;
 
 	if (t == NULL)
 		return;
@@ -1829,6 +1908,15 @@ tasks_free(struct tasks *t)
 		tasks_task_free(t, task);	/* leases stay in the spool */
 	while ((d = TAILQ_FIRST(&t->deliveries)) != NULL)
 		tasks_delivery_free(t, d, 0);
+	/* Exiting: what is left of big work dirs goes now. */
+	while ((r = TAILQ_FIRST(&t->removals)) != NULL) {
+		if (task_rmtree(r->dir) == -1)
+			log_warn("task: cannot remove work dir %s", r->dir);
+		TAILQ_REMOVE(&t->removals, r, entry);
+		free(r->dir);
+		free(r);
+	}
+	event_free(t->ev_rm);
 	spool_free(t->spool);
 	free(t->node_id);
 	free(t);

@@ -181,5 +181,10 @@ void		 task_key(const char *task_id, const char *lease_id,
 
 /* Remove a directory tree without following symlinks; 0 or -1. */
 int		 task_rmtree(const char *path);
+/*
+ * Remove at most budget entries of the tree: 0 when it is gone, 1 when
+ * more remain (call again), -1 on error.
+ */
+int		 task_rmtree_some(const char *path, size_t budget);
 
 #endif

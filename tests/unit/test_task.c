@@ -594,6 +594,31 @@ test_key(void **state)
 	assert_string_equal(a, b);
 }
 
+/* A big tree goes in slices: each call removes at most its budget. */
+static void
+test_rmtree_in_slices(void **state)
+{
+	char		 root[64], p[256];
+	struct stat	 st;
+	int		 fd, i, calls = 0, rc;
+
+	snprintf(root, sizeof(root), "/tmp/test-task-slices-XXXXXX");
+	assert_non_null(mkdtemp(root));
+	snprintf(p, sizeof(p), "%s/sub", root);
+	assert_int_equal(mkdir(p, 0700), 0);
+	for (i = 0; i < 2500; i++) {
+		snprintf(p, sizeof(p), "%s/%s%d", root, i % 2 ? "sub/" : "", i);
+		fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		assert_true(fd != -1);
+		close(fd);
+	}
+	while ((rc = task_rmtree_some(root, 1000)) == 1)
+		calls++;
+	assert_int_equal(rc, 0);
+	assert_int_equal(calls, 2);	/* 2503 entries: 1000 + 1000 + 503 */
+	assert_int_equal(stat(root, &st), -1);
+}
+
 static void
 test_rmtree(void **state)
 {
@@ -649,6 +674,7 @@ main(void)
 		cmocka_unit_test(test_result_hostile_ids),
 		cmocka_unit_test(test_key),
 		cmocka_unit_test(test_rmtree),
+		cmocka_unit_test(test_rmtree_in_slices),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
