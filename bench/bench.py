@@ -129,10 +129,16 @@ class World:
         return a
 
     def task_support(self):
-        r = subprocess.run([self.bin, "-help"], capture_output=True,
-                           text=True, timeout=10)
-        return os.path.exists(os.path.join(TOP, "src", "task.c")) and \
-            "task-concurrency" in (r.stdout + r.stderr)
+        """Does this binary poll for tasks?  A short run at 100 ms."""
+        cp = self.cp(False)
+        a = self.agent(cp, interval="100ms", what="probe",
+                       extra=["-allow-exec", "-allow-root-exec"])
+        try:
+            cp.wait_requests("/api/agent/metrics", 5, timeout=30)
+            return len(cp.requests("/api/agent/tasks")) > 0
+        finally:
+            stop_agent(a)
+            cp.close()
 
 
 def sleep_until(t, agents=()):
@@ -206,6 +212,9 @@ def idle_run(w, label, interval, tls, duration, mem_at=60.0):
         "vol_per_min": (ctx1[0] - ctx0[0]) / minutes,
         "invol_per_min": (ctx1[1] - ctx0[1]) / minutes,
         "cpu_ms_per_min": (cpu1["ns"] - cpu0["ns"]) / 1e6 / minutes,
+        "cpu_ms_per_beat": (cpu1["ns"] - cpu0["ns"]) / 1e6 /
+        max(1, len([r for r in reqs[n0:] if r.path ==
+                    "/api/agent/metrics"])),
         "req_per_min": (n1 - n0) / minutes,
         "paths": sorted({r.path for r in reqs}),
         "connections": len(conns),
@@ -262,6 +271,7 @@ def cycle_run(w, tls, n):
         "user_per_1000": (c1["user"] - c0["user"]) / cyc * 1000,
         "sys_per_1000": (c1["sys"] - c0["sys"]) / cyc * 1000,
         "ctx_per_cycle": (sum(x1) - sum(x0)) / cyc,
+        "faults_per_cycle": (c1["minflt"] - c0["minflt"]) / cyc,
         "m0": m0, "m100": m100, "m1": m1,
         "paths": sorted({r.path for r in reqs}),
         "connections": len({r.conn_id for r in reqs}),
@@ -318,6 +328,55 @@ def callgrind_run(w, tls, n):
             "breakdown": callgrind_breakdown(dumps[0], n1 - n0)}
 
 
+def strace_run(w, tls, n):
+    """System calls per cycle (strace -c attached to a running agent at
+    100 ms with usage and task polling, between heartbeat 10 and 10+n)."""
+    cp = w.cp(tls)
+    wd = w.dir("strace")
+    usage = os.path.join(wd, "usage.json")
+    with open(usage, "w") as f:
+        json.dump({"core_uptime_sec": 100,
+                   "user_bytes": {"alice": 1048576, "bob": 2097152}}, f)
+    a = w.agent(cp, interval="100ms", what="st",
+                extra=["-proxy-usage-file", usage, "-allow-exec",
+                       "-allow-root-exec"])
+    path = "/api/agent/metrics"
+    out = os.path.join(wd, "strace.txt")
+    st = None
+    try:
+        cp.wait_requests(path, 10, timeout=60)
+        st = subprocess.Popen(["strace", "-c", "-o", out, "-p",
+                               str(a.pid)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+        time.sleep(0.3)     # attach; the count starts at the next beat
+        n0 = len(cp.requests(path))
+        k0 = len(cp.requests("/api/agent/*"))
+        cp.wait_requests(path, n0 + n, timeout=n * 0.5 + 60)
+        n1 = len(cp.requests(path))
+        k1 = len(cp.requests("/api/agent/*"))
+        st.send_signal(signal.SIGINT)
+        st.wait(30)
+        st = None
+    finally:
+        if st is not None:
+            st.kill()
+            st.wait(5)
+        stop_agent(a)
+        cp.close()
+    calls = {}
+    with open(out) as f:
+        for line in f:
+            p = line.split()
+            if len(p) >= 5 and p[0][0].isdigit() and p[-1] != "total":
+                calls[p[-1]] = int(p[3])
+    cyc = float(n1 - n0)
+    return {"tls": tls, "cycles": n1 - n0,
+            "requests_per_cycle": (k1 - k0) / cyc,
+            "per_cycle": sum(calls.values()) / cyc,
+            "top": sorted(((k, v / cyc) for k, v in calls.items()),
+                          key=lambda kv: -kv[1])[:12]}
+
+
 # Functions whose inclusive cost says where a cycle's instructions go.
 CG_FUNCS = ("curl_multi_socket_action", "curl_easy_init", "curl_easy_cleanup",
             "curl_url_get", "curl_maprintf", "json_dumps", "json_loadb",
@@ -344,7 +403,8 @@ def callgrind_breakdown(path, cycles):
 def bytes_run(w):
     """Wire bytes of hello, of a heartbeat with facts (-once sends them)
     and without (daemon heartbeats between fact refreshes), and of the
-    other requests of a cycle."""
+    other requests of a cycle; default flags, and with -allow-exec (as
+    root also -allow-root-exec), which changes the task_sandbox object."""
     cp = w.cp(False)
     a = w.agent(cp, what="once", extra=["-once"])
     try:
@@ -352,36 +412,48 @@ def bytes_run(w):
     finally:
         a.cleanup()
     once = cp.requests("/api/agent/*")
-    a = w.agent(cp, interval="200ms", what="bytes",
-                extra=["-allow-exec", "-allow-root-exec"])
-    try:
-        cp.wait_requests("/api/agent/metrics", 6, timeout=30)
-    finally:
-        stop_agent(a)
-        cp.close()
-    daemon = [r for r in cp.requests("/api/agent/*") if r not in once]
+    runs = {}
+    for key, extra in (("default", []),
+                       ("exec", ["-allow-exec", "-allow-root-exec"])):
+        k0 = len(cp.requests("/api/agent/*"))
+        a = w.agent(cp, interval="200ms", what="bytes", extra=extra)
+        try:
+            cp.wait_requests("/api/agent/metrics", len(cp.requests(
+                "/api/agent/metrics")) + 6, timeout=30)
+        finally:
+            stop_agent(a)
+        runs[key] = cp.requests("/api/agent/*")[k0:]
+    cp.close()
     beat_facts = [r for r in once if r.path == "/api/agent/metrics"]
-    beats = [r for r in daemon if r.path == "/api/agent/metrics" and
-             r.json and "host_facts" not in r.json]
-    polls = [r for r in daemon if r.path == "/api/agent/tasks"]
-    hello = [r for r in daemon if r.path == "/api/agent/hello"]
     facts_json = None
     if beat_facts and beat_facts[0].json:
         facts_json = len(json.dumps(beat_facts[0].json.get("host_facts"),
                                     separators=(",", ":")))
-    b = med(wire_bytes(beats))
-    return {
-        "once_rc": rc,
-        "hello": med(wire_bytes(hello)),
-        "beat_facts": med(wire_bytes(beat_facts)),
-        "beat": b,
-        "beat_headers": med([r.wire_bytes - len(r.body) for r in beats]),
-        "beat_body": med([len(r.body) for r in beats]),
-        "poll": med(wire_bytes(polls)),
-        "facts_json": facts_json,
-        "cycle": (b or 0) + (med(wire_bytes(polls)) or 0),
-        "example_headers": beats[0].header_list if beats else None,
-    }
+    out = {"once_rc": rc, "beat_facts": med(wire_bytes(beat_facts)),
+           "facts_json": facts_json}
+    for key, reqs in runs.items():
+        beats = [r for r in reqs if r.path == "/api/agent/metrics" and
+                 r.json and "host_facts" not in r.json]
+        polls = [r for r in reqs if r.path == "/api/agent/tasks"]
+        sandbox = None
+        if beats and "task_sandbox" in beats[-1].json:
+            sandbox = len(json.dumps(beats[-1].json["task_sandbox"],
+                                     separators=(",", ":"))) + \
+                len(',"task_sandbox":')
+        b = med(wire_bytes(beats))
+        out[key] = {
+            "hello": med(wire_bytes([r for r in reqs
+                                     if r.path == "/api/agent/hello"])),
+            "beat": b,
+            "beat_headers": med([r.wire_bytes - len(r.body) for r in beats]),
+            "beat_body": med([len(r.body) for r in beats]),
+            "poll": med(wire_bytes(polls)),
+            "sandbox": sandbox,
+            "cycle": (b or 0) + (med(wire_bytes(polls)) or 0),
+            "example_headers": beats[0].header_list if beats else None,
+            "example_body": beats[-1].body.decode() if beats else None,
+        }
+    return out
 
 
 # --- items 5 and 6: tasks ------------------------------------------------
@@ -864,6 +936,14 @@ def build_table(R, quick):
                       "%s → %s" % (fmt_mib(m1["pss_anon"]),
                                    fmt_mib(m2["pss_anon"])), "—", "flat",
                       m2["pss_anon"] - m1["pss_anon"] <= 64)
+        for key in ("10s-http", "10s-tls"):
+            r = idle.get(key)
+            if isinstance(r, dict):
+                t.add(2, "CPU per cycle at the default 10 s, %s (schedstat "
+                      "over the idle run, all requests of the cycle)" % key,
+                      "%.3f ms" % r["cpu_ms_per_beat"],
+                      "≈ 3.8 ms" if r["tls"] else "≈ 3 ms", "< 0.5 ms",
+                      r["cpu_ms_per_beat"] < 0.5)
         for key, go in (("10s-http", "≈ 450"), ("10s-tls", "—"),
                         ("1s-http", "≈ 2 800"), ("1s-tls", "—")):
             r = idle.get(key)
@@ -896,7 +976,9 @@ def build_table(R, quick):
     if isinstance(cyc, dict):
         for tls in (False, True):
             rs = [x for x in cyc["runs"] if isinstance(x, dict) and
-                  x["tls"] == tls]
+                  x.get("tls") == tls]
+            sr = [x["strace"] for x in cyc["runs"] if isinstance(x, dict)
+                  and "strace" in x and x["strace"]["tls"] == tls]
             if not rs:
                 continue
             lab = "TLS" if tls else "http"
@@ -921,8 +1003,16 @@ def build_table(R, quick):
                   " → ".join(fmt_mib(v) for v in mid), "—",
                   "≤ 3 MiB and flat",
                   mid[2] <= 3 * KIB and mid[2] - mid[1] <= 64)
-            t.add(3, "context switches per cycle at 100 ms, %s" % lab,
-                  "%.1f" % med([x["ctx_per_cycle"] for x in rs]), "—", "—")
+            t.add(3, "context switches / minor page faults per cycle at "
+                  "100 ms, %s" % lab, "%.1f / %.2f" % (
+                      med([x["ctx_per_cycle"] for x in rs]),
+                      med([x["faults_per_cycle"] for x in rs])), "—", "—")
+            for x in sr:
+                t.add(2, "system calls per cycle at 100 ms, %s (strace -c, "
+                      "%d cycles, %.1f requests per cycle): top ones" % (
+                          lab, x["cycles"], x["requests_per_cycle"]),
+                      "%.0f: %s" % (x["per_cycle"], ", ".join(
+                          "%s %.1f" % kv for kv in x["top"][:8])), "—", "—")
     cg = R.get("callgrind")
     if isinstance(cg, dict):
         for tls in (False, True):
@@ -936,25 +1026,38 @@ def build_table(R, quick):
                       "%.0f k" % (x["ir_per_cycle"] / 1e3), "—", "—")
     b = R.get("bytes")
     if isinstance(b, dict):
-        t.add(4, "bytes per heartbeat with facts (-once): request line + "
-              "headers + body", fmt(b["beat_facts"]),
+        d = b["default"]
+        t.add(4, "bytes per heartbeat with facts (-once, default flags): "
+              "request line + headers + body", fmt(b["beat_facts"]),
               "1 265 per cycle (340 facts)", "—")
-        t.add(4, "bytes per heartbeat without facts (headers %s + body %s)"
-              % (fmt(b["beat_headers"]), fmt(b["beat_body"])),
-              fmt(b["beat"]), "— (facts every time)", "—")
-        if b["beat"] and b["beat_facts"]:
-            own = 1 - b["beat"] / float(b["beat_facts"])
-            vs_go = 1 - b["beat"] / 1265.0
-            t.add(4, "heartbeat without facts: fewer bytes than ours with "
-                  "facts / than Go's 1 265", "%.0f%% / %.0f%%" %
-                  (own * 100, vs_go * 100), "—", "≥ 40%",
+        for key, lab in (("default", "default flags"),
+                         ("exec", "-allow-exec -allow-root-exec")):
+            x = b[key]
+            t.add(4, "bytes per heartbeat without facts, %s (headers %s + "
+                  "body %s, of which task_sandbox %s)" % (
+                      lab, fmt(x["beat_headers"]), fmt(x["beat_body"]),
+                      fmt(x["sandbox"])), fmt(x["beat"]),
+                  "— (facts every time)", "—")
+        if d["beat"] and b["beat_facts"]:
+            own = 1 - d["beat"] / float(b["beat_facts"])
+            vs_go = 1 - d["beat"] / 1265.0
+            t.add(4, "heartbeat without facts (default flags): fewer bytes "
+                  "than ours with facts / than Go's 1 265", "%.1f%% / %.1f%%"
+                  % (own * 100, vs_go * 100), "—", "≥ 40%",
                   "%s / %s" % ("yes" if own >= 0.4 else "**no**",
                                "yes" if vs_go >= 0.4 else "**no**"))
-        if b["poll"]:
-            t.add(4, "bytes per cycle: heartbeat + task poll (%s)" %
-                  fmt(b["poll"]), fmt(b["cycle"]), "1 265", "—")
+        x = b["exec"]
+        if x["beat"]:
+            vs_go = 1 - x["beat"] / 1265.0
+            t.add(4, "heartbeat without facts with -allow-exec: fewer bytes "
+                  "than Go's 1 265", "%.1f%%" % (vs_go * 100), "—", "≥ 40%",
+                  vs_go >= 0.4)
+        if d["poll"]:
+            t.add(4, "bytes per cycle: heartbeat + task poll (%s), default "
+                  "flags / -allow-exec" % fmt(d["poll"]), "%s / %s" % (
+                      fmt(d["cycle"]), fmt(x["cycle"])), "1 265", "—")
         t.add(4, "hello (with facts; facts JSON %s bytes)" %
-              fmt(b["facts_json"]), fmt(b["hello"]), "—", "—")
+              fmt(b["facts_json"]), fmt(d["hello"]), "—", "—")
     tk = R.get("tasks")
     if isinstance(tk, dict) and tk.get("skipped"):
         t.add(5, "30 queued echo tasks at the default 10 s", "not measured: "
@@ -1161,12 +1264,14 @@ def details_md(R, M):
                 "%3d" % x for x in h[i:i + 10])))
         out.append("```\n")
     b = R.get("bytes")
-    if isinstance(b, dict) and b.get("example_headers"):
-        out.append("### Item 4: a heartbeat's headers\n")
+    if isinstance(b, dict) and b["exec"].get("example_headers"):
+        out.append("### Item 4: a heartbeat (-allow-exec as root)\n")
         out.append("```")
-        for k, v in b["example_headers"]:
+        for k, v in b["exec"]["example_headers"]:
             out.append("%s: %s" % (k, "Bearer <%d-char token>" % len(TOKEN)
                                    if k.lower() == "authorization" else v))
+        out.append("")
+        out.append(b["exec"]["example_body"] or "")
         out.append("```\n")
     idle = R.get("idle") or {}
     if idle:
@@ -1340,8 +1445,16 @@ def main():
             except Exception:
                 runs.append("error: " + traceback.format_exc())
                 log("cycles failed:\n%s" % traceback.format_exc())
+        def sc(tls):
+            try:
+                runs.append({"strace": strace_run(w, tls, 50 if q else 100)})
+            except Exception:
+                runs.append("error: " + traceback.format_exc())
+                log("strace failed:\n%s" % traceback.format_exc())
         ths = [threading.Thread(target=cy, args=(tls,))
                for tls in [False] * k + [True] * k]
+        ths += [threading.Thread(target=sc, args=(tls,))
+                for tls in (False, True)]
         for th in ths:
             th.start()
         for th in ths:
@@ -1349,8 +1462,8 @@ def main():
         R["cycles"] = {"runs": runs}
     if want("tasks"):
         if not w.task_support():
-            R["tasks"] = {"skipped": "task execution (issue 4, src/task.c) "
-                          "is not on main yet"}
+            R["tasks"] = {"skipped": "this build does not poll for tasks "
+                          "(issue 4, src/task.c, not on main yet)"}
             log("tasks: skipped, no task support in this tree")
         else:
             log("tasks: drain and continuity")

@@ -67,7 +67,7 @@ def cpu(pid):
     with open("/proc/%d/stat" % pid) as f:
         s = f.read()
     fields = s[s.rindex(")") + 2:].split()
-    utime, stime = int(fields[11]), int(fields[12])
+    minflt, utime, stime = int(fields[7]), int(fields[11]), int(fields[12])
     ns = 0
     for tid in threads(pid):
         try:
@@ -75,7 +75,8 @@ def cpu(pid):
                 ns += int(f.read().split()[0])
         except (OSError, ValueError, IndexError):
             continue
-    return {"user": utime / CLK_TCK, "sys": stime / CLK_TCK, "ns": ns}
+    return {"user": utime / CLK_TCK, "sys": stime / CLK_TCK, "ns": ns,
+            "minflt": minflt}
 
 
 def state(pid):
