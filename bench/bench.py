@@ -168,12 +168,19 @@ def wire_bytes(reqs):
 
 # --- item 1, 3, 4: long idle runs ----------------------------------------
 
-def idle_run(w, label, interval, tls, duration, mem_at=60.0):
+def idle_run(w, label, interval, tls, duration, mem_at=60.0, usage=False):
     """An agent at `interval` for `duration` seconds of heartbeats: memory
     after mem_at seconds and at the end, context switches and requests per
-    minute, connections used."""
+    minute, connections used.  With usage, a -proxy-usage-file too."""
     cp = w.cp(tls)
-    a = w.agent(cp, interval=interval, what="idle")
+    extra = []
+    if usage:
+        path = os.path.join(w.dir("idleusage"), "usage.json")
+        with open(path, "w") as f:
+            json.dump({"core_uptime_sec": 100,
+                       "user_bytes": {"alice": 1048576, "bob": 2097152}}, f)
+        extra = ["-proxy-usage-file", path]
+    a = w.agent(cp, interval=interval, what="idle", extra=extra)
     ival = 10.0 if interval is None else parse_dur(interval)
     try:
         first = cp.wait_requests("/api/agent/metrics", 1,
@@ -203,7 +210,18 @@ def idle_run(w, label, interval, tls, duration, mem_at=60.0):
         s = spans.setdefault(r.conn_id, [r.t_mono, r.t_mono])
         s[1] = r.t_mono
     conns = sorted({r.conn_id for r in reqs})
+    # For every connection after the first: what was its first request,
+    # and how far (ms) was the nearest request on another connection?
+    extra = []
+    for c in conns[1:]:
+        r = [x for x in reqs if x.conn_id == c][0]
+        near = min((abs(x.t_mono - r.t_mono), x) for x in reqs
+                   if x.conn_id != c) if len(conns) > 1 else (None, None)
+        extra.append("%s at %.0f s, %.0f ms from %s" % (
+            r.path.rsplit("/", 1)[1], r.t_mono - t0, near[0] * 1000,
+            near[1].path.rsplit("/", 1)[1].split("?")[0]))
     return {
+        "extra_conns": extra,
         "label": label, "interval": ival, "tls": tls,
         "seconds": t1 - t0, "mem_at": min(mem_at, duration),
         "mem1": mem1, "mem2": mem2, "smaps": smaps,
@@ -936,7 +954,7 @@ def build_table(R, quick):
                       "%s → %s" % (fmt_mib(m1["pss_anon"]),
                                    fmt_mib(m2["pss_anon"])), "—", "flat",
                       m2["pss_anon"] - m1["pss_anon"] <= 64)
-        for key in ("10s-http", "10s-tls"):
+        for key in ("10s-http", "10s-tls", "10s-http+usage"):
             r = idle.get(key)
             if isinstance(r, dict):
                 t.add(2, "CPU per cycle at the default 10 s, %s (schedstat "
@@ -945,6 +963,7 @@ def build_table(R, quick):
                       "≈ 3.8 ms" if r["tls"] else "≈ 3 ms", "< 0.5 ms",
                       r["cpu_ms_per_beat"] < 0.5)
         for key, go in (("10s-http", "≈ 450"), ("10s-tls", "—"),
+                        ("10s-http+usage", "—"),
                         ("1s-http", "≈ 2 800"), ("1s-tls", "—")):
             r = idle.get(key)
             if not isinstance(r, dict):
@@ -955,13 +974,15 @@ def build_table(R, quick):
                   "%.0f (%.0f + %.0f)" % (r["ctx_per_min"], r["vol_per_min"],
                                          r["invol_per_min"]),
                   go, tgt, r["ctx_per_min"] < 45 if tgt != "—" else None)
-        for key in ("10s-http", "10s-tls"):
+        for key in ("10s-http", "10s-tls", "10s-http+usage"):
             r = idle.get(key)
             if not isinstance(r, dict):
                 continue
             t.add(4, "requests per minute per node, %s (%s)" %
                   (key, ", ".join(p.rsplit("/", 1)[1] for p in r["paths"])),
                   "%.1f" % r["req_per_min"], "—", "low, predictable", None)
+            if "usage" in key:
+                continue
             t.add(4, "TCP connections used over %.1f min of heartbeats, %s"
                   % (r["seconds"] / 60, key),
                   "%d (longest carried %.1f min of heartbeats)" %
@@ -1291,6 +1312,10 @@ def details_md(R, M):
                            fmt_mib(m["pss"]), fmt_mib(m["pss_anon"]),
                            fmt_mib(m["private_dirty"]), r["cpu_ms_per_min"],
                            r["ctx_per_min"], r["req_per_min"], r["threads"]))
+        for k, r in sorted(idle.items()):
+            if isinstance(r, dict) and r.get("extra_conns"):
+                out.append("- %s: extra connection(s): first request %s."
+                           % (k, "; ".join(r["extra_conns"])))
         out.append("")
     tk = R.get("tasks")
     if isinstance(tk, dict) and not tk.get("skipped"):
@@ -1390,18 +1415,21 @@ def main():
         short_s = 30 if q else 120
         R["idle"] = {}
 
-        def one(key, interval, tls, dur):
+        def one(key, interval, tls, dur, usage=False):
             try:
-                R["idle"][key] = idle_run(w, key, interval, tls, dur)
+                R["idle"][key] = idle_run(w, key, interval, tls, dur,
+                                          usage=usage)
             except Exception:
                 R["idle"][key] = "error: " + traceback.format_exc()
                 log("idle %s failed:\n%s" % (key, R["idle"][key]))
             log("idle run %s done" % key)
-        for key, iv, tls, dur in (("10s-http", None, False, long_s),
-                                  ("10s-tls", None, True, long_s),
-                                  ("1s-http", "1s", False, short_s),
-                                  ("1s-tls", "1s", True, short_s)):
-            th = threading.Thread(target=one, args=(key, iv, tls, dur),
+        for key, iv, tls, dur, us in (
+                ("10s-http", None, False, long_s, False),
+                ("10s-tls", None, True, long_s, False),
+                ("10s-http+usage", None, False, short_s * 2, True),
+                ("1s-http", "1s", False, short_s, False),
+                ("1s-tls", "1s", True, short_s, False)):
+            th = threading.Thread(target=one, args=(key, iv, tls, dur, us),
                                   daemon=True)
             th.start()
             bg.append(th)
