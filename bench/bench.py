@@ -560,13 +560,15 @@ TRIVIAL = {
                   "curl_global_cleanup();"),
 }
 TRIVIAL_PKG = {"p0": "",
-               "own_link": "libevent_core jansson libssl libcrypto",
-               "own_init": "libevent_core jansson libssl libcrypto",
+               "own_link": "libevent_core libevent_extra jansson libssl "
+                           "libcrypto",
+               "own_init": "libevent_core libevent_extra jansson libssl "
+                           "libcrypto",
                "curl_link": "libcurl", "curl_init": "libcurl"}
 TRIVIAL_LABEL = {
     "p0": "`int main(){}` (libc only)",
-    "own_link": "libevent + jansson + OpenSSL linked, OpenSSL not "
-                "initialised (the agent's own stack)",
+    "own_link": "libevent (core, extra) + jansson + OpenSSL linked, "
+                "OpenSSL not initialised (the agent's own stack)",
     "own_init": "the same + `OPENSSL_init_ssl()`",
     "curl_link": "libcurl linked, not initialised",
     "curl_init": "libcurl + `curl_global_init(CURL_GLOBAL_DEFAULT)`",
@@ -1033,7 +1035,8 @@ def build_table(R, quick):
                       "%d cycles, %.1f requests per cycle): top ones" % (
                           lab, x["cycles"], x["requests_per_cycle"]),
                       "%.0f: %s" % (x["per_cycle"], ", ".join(
-                          "%s %.1f" % kv for kv in x["top"][:8])), "—", "—")
+                          "%s %.1f" % tuple(kv) for kv in x["top"][:8])),
+                      "—", "—")
     cg = R.get("callgrind")
     if isinstance(cg, dict):
         for tls in (False, True):
@@ -1340,9 +1343,11 @@ def machine_md(M, mode, elapsed):
             M["git"]),
         "",
         "Machine: %s CPUs (%s), %d MiB RAM, kernel %s, Debian %s; %s; "
-        "libcurl %s." % (M["nproc"], M["cpu"], M["mem_mib"], M["kernel"],
+        "%s." % (M["nproc"], M["cpu"], M["mem_mib"], M["kernel"],
                          M["debian"], M["cc"], M["curl"]),
         "Packages: %s." % "; ".join(M["packages"]),
+        "" if not M.get("merged") else "\nMerged results: %s." %
+        M["merged"],
         "",
         "All traffic on loopback against `tests/controlplane/controlplane.py`"
         " (Python, one thread per connection). Release build "
@@ -1390,6 +1395,9 @@ def main():
     ap.add_argument("--write", metavar="FILE",
                     help="replace the generated part of FILE")
     ap.add_argument("--json", metavar="FILE", help="raw results as JSON")
+    ap.add_argument("--merge", action="store_true",
+                    help="take the items not run now from the --json file "
+                    "of an earlier run")
     a = ap.parse_args()
     only = {int(x) for x in a.only.split(",") if x}
     skip = {int(x) for x in a.skip.split(",") if x}
@@ -1517,6 +1525,14 @@ def main():
         th.join(900)
 
     elapsed = time.monotonic() - t_start
+    if a.merge and a.json and os.path.exists(a.json):
+        with open(a.json) as f:
+            prev = json.load(f)
+        kept = sorted(k for k in prev["results"] if k not in R)
+        for k in kept:
+            R[k] = prev["results"][k]
+        M["merged"] = "%s from the run of %s, the rest re-run" % (
+            ", ".join(kept), prev["machine"]["date"])
     table = build_table(R, q)
     body = "%s\n\n## Results\n\n%s\n\n## Details\n\n%s" % (
         machine_md(M, "quick" if q else "full", elapsed), table.markdown(),

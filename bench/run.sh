@@ -4,10 +4,12 @@
 # measuring).  Prints one Markdown table and rewrites the generated part of
 # BENCHMARKS.md.
 #
-#   bench/run.sh              full run (about 12 minutes)
-#   bench/run.sh --quick      smoke run with short durations (about 4 minutes)
+#   bench/run.sh              full run (about 10 minutes)
+#   bench/run.sh --quick      smoke run with short durations (about 2-3 minutes)
 #   bench/run.sh --only 7,8   just some items (1-9); --skip 9 leaves one out
 #   bench/run.sh --no-write   do not touch BENCHMARKS.md
+#   bench/run.sh --only 7 --merge   re-run item 7, keep the rest from the
+#                             last run (build-bench/bench.json)
 #
 # Needs: meson, ninja, a C compiler, python3, valgrind, strace, openssl,
 # curl (optional, for scale).  Nothing here needs root, but as root the
@@ -23,8 +25,9 @@ while [ $# -gt 0 ]; do
 	--no-write) write="" ;;
 	--quick) args="$args --quick" ;;
 	--only|--skip) args="$args $1 $2"; shift ;;
+	--merge) args="$args --merge" ;;
 	--only=*|--skip=*) args="$args $1" ;;
-	-h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
 	*) echo "bench/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
