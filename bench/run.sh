@@ -12,8 +12,9 @@
 #                             last run (build-bench/bench.json)
 #
 # Needs: meson, ninja, a C compiler, python3, valgrind, strace, openssl,
-# curl (optional, for scale).  Nothing here needs root, but as root the
-# agents run with -allow-root-exec for the task items.
+# curl (optional, for scale).  Nothing here needs root; as root the agents
+# get -allow-root-exec for the task items.  The syscall count attaches
+# strace -p to an agent, which needs root or kernel.yama.ptrace_scope=0.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
 	--only|--skip) args="$args $1 $2"; shift ;;
 	--merge) args="$args --merge" ;;
 	--only=*|--skip=*) args="$args $1" ;;
-	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
 	*) echo "bench/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
