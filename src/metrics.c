@@ -10,6 +10,7 @@
  */
 #include <ctype.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -448,7 +449,9 @@ metrics_to_json(const struct metrics *m)
 	char	 ts[RFC3339_LEN];
 
 	o = json_object();
-	json_object_set_new(o, "cpu_percent", json_real(m->cpu_percent));
+	/* Two decimals are all a dashboard shows; the rest is wire bytes. */
+	json_object_set_new(o, "cpu_percent",
+	    json_real(round(m->cpu_percent * 100.0) / 100.0));
 	json_object_set_new(o, "load1", json_real(m->load1));
 	json_object_set_new(o, "load5", json_real(m->load5));
 	json_object_set_new(o, "load15", json_real(m->load15));
