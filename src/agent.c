@@ -33,6 +33,7 @@
 #include "metrics.h"
 #include "notify.h"
 #include "rootfs.h"
+#include "task.h"
 #include "usage.h"
 #include "util.h"
 #include "version.h"
@@ -41,8 +42,6 @@
 #define HELLO_BACKOFF_CAP_MS	(5 * 60 * 1000)
 #define AUTH_BACKOFF_BASE_MS	(60 * 1000)
 #define AUTH_BACKOFF_CAP_MS	(30 * 60 * 1000)
-#define FACTS_CHECK_MS		(60 * 60 * 1000)
-#define FACTS_RESEND_MS		(6 * 60 * 60 * 1000)
 #define STOP_DRAIN_MS		5000
 #define TIMER_SPREAD		0.1	/* +-10% jitter on every interval */
 
@@ -60,6 +59,9 @@ struct agent {
 	struct api		*api;
 	struct rootfs		*root;
 	struct usage		*usage;
+	struct tasks		*tasks;
+	int			 tasks_busy;	/* stopping: wait for tasks */
+	int			 once_status;
 	int			 once;
 	int			 exit_status;
 
@@ -97,6 +99,8 @@ struct agent {
 static void	agent_hello_start(struct agent *);
 static void	agent_beat_start(struct agent *);
 static void	agent_stop(struct agent *, int status);
+static void	agent_tasks_stopped(void *);
+static void	agent_tasks_once(struct agent *, int status);
 
 static const char *
 agent_state_name(enum agent_state s)
@@ -196,16 +200,16 @@ agent_facts_due(struct agent *a, int64_t now)
 		a->facts_in_flight = 1;
 		return facts_to_json(&a->facts_pending, time(NULL));
 	}
-	if (now - a->facts_checked_ms >= FACTS_CHECK_MS) {
+	if (facts_check_due(now, a->facts_checked_ms)) {
 		agent_collect_facts(a, &a->facts_pending);
 		a->facts_checked_ms = now;
-		changed = !facts_equal(&a->facts_pending, &a->facts_sent);
-		if (changed)
+		if (a->facts_known &&
+		    !facts_equal(&a->facts_pending, &a->facts_sent))
 			log_info("host facts changed; sending them");
-	} else if (!a->facts_known)
-		changed = 1;
-	if (!changed && a->facts_known &&
-	    now - a->facts_sent_ms < FACTS_RESEND_MS)
+	}
+	/* Compared every time: a change whose send failed is retried. */
+	changed = !facts_equal(&a->facts_pending, &a->facts_sent);
+	if (!facts_send_due(now, a->facts_sent_ms, a->facts_known, changed))
 		return NULL;
 	a->facts_in_flight = 1;
 	return facts_to_json(&a->facts_pending, time(NULL));
@@ -238,6 +242,7 @@ agent_online(struct agent *a)
 		    backoff_jitter(a->cfg->interval_ms, TIMER_SPREAD));
 	if (a->usage != NULL)
 		usage_start(a->usage);
+	tasks_start(a->tasks);
 }
 
 /* Stop heartbeats and go back to hello after a backoff. */
@@ -249,6 +254,7 @@ agent_offline(struct agent *a, const struct api_reply *r, int unauthorized)
 	evtimer_del(a->beat_timer);
 	if (a->usage != NULL)
 		usage_pause(a->usage);
+	tasks_pause(a->tasks);
 	if (unauthorized) {
 		agent_set_state(a, AGENT_UNAUTHORIZED);
 		delay = backoff_next(&a->auth_backoff, 0);
@@ -363,7 +369,7 @@ agent_beat_done(const struct api_reply *r, void *arg)
 		if (a->usage != NULL)
 			usage_run_once(a->usage);
 		else
-			agent_stop(a, 0);
+			agent_tasks_once(a, 0);
 		return;
 	}
 
@@ -410,7 +416,8 @@ agent_beat_start(struct agent *a)
 	facts = agent_facts_due(a, now);
 	a->beat_busy = 1;
 	a->beat_started_ms = now;
-	if (api_metrics(a->api, metrics_to_json(&m), facts, NULL,
+	if (api_metrics(a->api, metrics_to_json(&m), facts,
+	    json_pack("{s:o}", "task_sandbox", tasks_sandbox_json(a->tasks)),
 	    agent_beat_done, a) == -1) {
 		a->beat_busy = 0;
 		a->facts_in_flight = 0;
@@ -462,10 +469,38 @@ agent_stop(struct agent *a, int status)
 		evtimer_del(a->beat_timer);
 		if (a->usage != NULL)
 			usage_pause(a->usage);
-		agent_timer_in(a->stop_timer, STOP_DRAIN_MS);
+		/* Tasks get their grace and delivery window first. */
+		a->tasks_busy = 1;
+		tasks_shutdown(a->tasks, agent_tasks_stopped, a);
 	}
-	if (http_in_flight(a->http) == 0)
+	if (http_in_flight(a->http) == 0 && !a->tasks_busy)
 		event_base_loopbreak(a->base);
+}
+
+static void
+agent_tasks_stopped(void *arg)
+{
+	struct agent	*a = arg;
+
+	a->tasks_busy = 0;
+	agent_timer_in(a->stop_timer, STOP_DRAIN_MS);
+	agent_stop(a, a->exit_status);
+}
+
+static void
+agent_tasks_once_done(void *arg, int ok)
+{
+	struct agent	*a = arg;
+
+	agent_stop(a, a->once_status != 0 || !ok ? 1 : 0);
+}
+
+/* -once: after heartbeat and usage, one task poll and its results. */
+static void
+agent_tasks_once(struct agent *a, int status)
+{
+	a->once_status = status;
+	tasks_run_once(a->tasks, agent_tasks_once_done, a);
 }
 
 static void
@@ -474,7 +509,7 @@ agent_usage_done(void *arg, int ok)
 	struct agent	*a = arg;
 
 	if (a->once)
-		agent_stop(a, ok ? 0 : 1);
+		agent_tasks_once(a, ok ? 0 : 1);
 	else if (a->state == AGENT_STOPPING)
 		agent_stop(a, a->exit_status);
 }
@@ -529,6 +564,7 @@ agent_setup(struct agent *a, struct config *cfg)
 {
 	struct http_options	 hopts;
 	struct api_identity	 id;
+	struct tasks_config	 tcfg;
 	const char		*container;
 	int64_t			 wd;
 
@@ -565,6 +601,17 @@ agent_setup(struct agent *a, struct config *cfg)
 	if (cfg->usage_file != NULL || cfg->usage_url != NULL)
 		a->usage = usage_new(a->base, a->http, a->api, cfg,
 		    agent_usage_done, a);
+
+	memset(&tcfg, 0, sizeof(tcfg));
+	tcfg.allow_exec = cfg->allow_exec;
+	tcfg.allow_root_exec = cfg->allow_root_exec;
+	tcfg.no_exec = cfg->no_exec;
+	tcfg.state_dir = cfg->state_dir;
+	tcfg.interval_ms = cfg->interval_ms;
+	tcfg.concurrency = cfg->task_concurrency;
+	tcfg.shutdown_grace_ms = cfg->shutdown_grace_ms;
+	tcfg.node_id = cfg->node_id;
+	a->tasks = tasks_new(a->base, a->api, &tcfg);
 
 	backoff_init(&a->hello_backoff, HELLO_BACKOFF_BASE_MS,
 	    HELLO_BACKOFF_CAP_MS);
@@ -606,6 +653,7 @@ agent_teardown(struct agent *a)
 	 */
 	http_free(a->http);
 	usage_free(a->usage);
+	tasks_free(a->tasks);
 	if (a->watchdog_timer != NULL)
 		event_free(a->watchdog_timer);
 	event_free(a->hello_timer);

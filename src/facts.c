@@ -864,3 +864,15 @@ facts_equal(const struct facts *a, const struct facts *b)
 	    (a->boot_time > b->boot_time ? a->boot_time - b->boot_time :
 	    b->boot_time - a->boot_time) <= 1;
 }
+
+int
+facts_check_due(int64_t now_ms, int64_t checked_ms)
+{
+	return now_ms - checked_ms >= FACTS_CHECK_MS;
+}
+
+int
+facts_send_due(int64_t now_ms, int64_t sent_ms, int ever_sent, int changed)
+{
+	return !ever_sent || changed || now_ms - sent_ms >= FACTS_RESEND_MS;
+}

@@ -64,6 +64,20 @@ json_t		*facts_to_json(const struct facts *, time_t reported_at);
 /* 1 when every field is equal (boot_time within 1 s), else 0. */
 int		 facts_equal(const struct facts *, const struct facts *);
 
+/*
+ * When facts travel (PROTOCOL.md: slow-changing, send on change): look for
+ * a change every FACTS_CHECK_MS, and resend at least every
+ * FACTS_RESEND_MS so a server that lost them gets them back.
+ */
+#define FACTS_CHECK_MS		(60 * 60 * 1000)
+#define FACTS_RESEND_MS		(6 * 60 * 60 * 1000)
+
+/* 1 when it is time to collect facts again and compare. */
+int		 facts_check_due(int64_t now_ms, int64_t checked_ms);
+/* 1 when the facts must ride on the next heartbeat. */
+int		 facts_send_due(int64_t now_ms, int64_t sent_ms, int ever_sent,
+		    int changed);
+
 /* Go's GOARCH name for a uname machine ("x86_64" -> "amd64"). */
 const char	*facts_goarch(const char *machine);
 

@@ -606,10 +606,25 @@ test_live_root(void **state)
 	json_decref(j);
 }
 
+static void
+test_schedule(void **state)
+{
+	const int64_t	 h = 60 * 60 * 1000;
+
+	assert_false(facts_check_due(h - 1, 0));
+	assert_true(facts_check_due(h, 0));
+	/* never sent: send; changed: send; else only after 6 h */
+	assert_true(facts_send_due(0, 0, 0, 0));
+	assert_true(facts_send_due(10, 0, 1, 1));
+	assert_false(facts_send_due(6 * h - 1, 0, 1, 0));
+	assert_true(facts_send_due(6 * h, 0, 1, 0));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_fixtures),
 		cmocka_unit_test(test_fixtures_fallback_resolver),
 		cmocka_unit_test(test_broken_hostname_clamp),
