@@ -9,13 +9,17 @@ under LATTICE_AGENT_WRAPPER, e.g. valgrind, else 1)."""
 
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import AgentTestCase, ControlPlane, StatSource, main  # noqa
+from harness import Agent, AgentTestCase, ControlPlane, StatSource, \
+    agent_bin, main  # noqa
+from controlplane import nested_body, tasks_body_many  # noqa: E402
 
 SLOW = float(os.environ.get("LATTICE_TEST_SLOW") or
              (4 if os.environ.get("LATTICE_AGENT_WRAPPER") else 1))
@@ -23,6 +27,15 @@ HELLO = "/api/agent/hello"
 METRICS = "/api/agent/metrics"
 USAGE = "/api/agent/proxy-usage"
 SECRET = "usage-secret-f4u1t5"
+TASKS = "/api/agent/tasks"
+RESULT = "/api/agent/task-result"
+IS_ROOT = os.geteuid() == 0
+EXEC = ["-allow-exec"] + (["-allow-root-exec"] if IS_ROOT else [])
+# valgrind virtualises rlimits: the sandboxed spawn fails under it, so a
+# task ends as a failure instead of running (test_tasks.py says more).
+# Tests here only need *a* result, except those marked `runs`.
+UNDER_VALGRIND = "valgrind" in os.environ.get("LATTICE_AGENT_WRAPPER", "")
+runs = unittest.skipIf(UNDER_VALGRIND, "sandboxed spawns fail under valgrind")
 
 
 def t(seconds):
@@ -188,6 +201,257 @@ def _has_127_0_0_2():
         return False
     finally:
         s.close()
+
+
+class TaskBase(FaultCase):
+
+    def task(self, script="echo ok", **kw):
+        return self.cp.enqueue_task(self.node_id, script=script, **kw)
+
+    def result(self, tid, timeout=20):
+        return self.cp.wait_for(lambda: self.cp.results.get(tid),
+                                t(timeout), "result of %s" % tid)
+
+
+class TaskFaults(TaskBase):
+    """Faults on the task path (test_tasks.py:Delivery covers 500, 429,
+    403, the server down after a task, SIGKILL mid-task and a result
+    spooled across a restart).  Every leased task ends with exactly one
+    accepted result."""
+
+    def result_posts(self, tid):
+        return [r for r in self.cp.requests(RESULT)
+                if isinstance(r.json, dict) and
+                (r.json.get("result") or {}).get("task_id") == tid]
+
+    def test_tasks_endpoint_wrong_shapes(self):
+        bodies = [
+            "{}",                                   # object, not array
+            '{"tasks": []}',
+            '[1, "x", null, true, []]',             # wrong element types
+            '[{"id": 5, "lease_id": [], "interpreter": 1, "script": {}}]',
+            '[{"id": "t", "lease_id": "l", "timeout_sec": "9"}]',
+            tasks_body_many(10000),                 # 10 000 tasks
+            nested_body(10000),                     # depth 10 000
+            '[' + '{"a":' * 10000 + '1' + '}' * 10000 + ']',
+        ]
+        for b in bodies:
+            self.cp.fault(TASKS, "body", count=1, body=b)
+        self.cp.fault(TASKS, "garbage", count=1)
+        self.cp.fault(TASKS, "truncate", count=1)
+        self.cp.fault(TASKS, "huge", count=1)
+        self.cp.fault(TASKS, "status", count=1, status=500)
+        tid = self.task("echo after")
+        a = self.start_agent(*EXEC, interval="200ms")
+        self.result(tid, timeout=90)
+        faulted = [r for r in self.cp.requests(TASKS) if r.fault]
+        self.assertEqual(len(faulted), len(bodies) + 4)
+        self.assert_recovers(a)
+        # The bulk leases the server never made are answered and refused
+        # (403), not retried for ever; at most TASK_MAX_LEASES looked at.
+        bulk = [r for r in self.cp.requests(RESULT)
+                if b"bulk_" in (r.body or b"")]
+        self.assertLessEqual(len(bulk), 100)
+        self.assertEqual(self.cp.leased(self.node_id), [])
+
+    def test_task_result_network_faults(self):
+        # Answer lost after the server stored the result (process=True),
+        # and lost before it did: one result either way, nothing retried
+        # for ever.
+        cases = [("reset", {"process": True}), ("drop", {}),
+                 ("truncate", {"process": True, "body": b'{"ok":t'}),
+                 ("garbage", {"status": 502}), ("huge", {"process": True}),
+                 ("reset", {})]
+        tids = []
+        for kind, params in cases:
+            self.cp.fault(RESULT, kind, count=1, **params)
+        for i in range(len(cases)):
+            tids.append(self.task("echo %d" % i))
+        a = self.start_agent(*EXEC, interval="200ms")
+        for tid in tids:
+            self.result(tid, timeout=60)
+        # Every answer lost after the store comes back as 403 on the retry
+        # and is dropped, not retried again.
+        self.cp.wait_for(lambda: not any(
+            "not delivered" in l for l in a.log_lines()[-3:]) and
+            len([r for r in self.cp.requests(RESULT) if r.fault]) ==
+            len(cases), timeout=t(30), what="all faults consumed")
+        n = len(self.cp.requests(RESULT))
+        self.cp.wait_requests(TASKS, len(self.cp.requests(TASKS)) + 3,
+                              timeout=t(10))
+        self.assertEqual(len(self.cp.requests(RESULT)), n)
+        self.assertEqual(self.cp.leased(self.node_id), [])
+        self.assert_recovers(a)
+
+    def test_task_result_slow_past_the_timeout(self):
+        self.cp.fault(RESULT, "delay", count=1, seconds=40)
+        tid = self.task("echo slow")
+        a = self.start_agent(*EXEC, interval="300ms")
+        a.wait_log(r"task result not delivered.*timeout", timeout=t(10) + 35)
+        self.result(tid, timeout=30)
+        self.assert_recovers(a)
+
+    @runs
+    def test_sigkill_while_queued_behind_a_running_task(self):
+        # Concurrency 1: the second lease waits; SIGKILL; both answered.
+        first = self.task("sleep 30", timeout_sec=60)
+        second = self.task("echo second")
+        a = self.start_agent(*EXEC, "-task-concurrency", "1")
+        self.cp.wait_for(lambda: len(self.cp.leased(self.node_id)) == 2,
+                         timeout=t(10), what="both leased")
+        a.wait_log(r"task started", timeout=t(10))
+        a.kill()
+        a.wait_exit(5)
+        self.start_agent(*EXEC, "-task-concurrency", "1")
+        r1, r2 = self.result(first), self.result(second)
+        results = {r1["task_id"]: r1, r2["task_id"]: r2}
+        self.assertEqual(len(results), 2)
+        for r in results.values():
+            if r["exit_code"] == -1:
+                self.assertIn("restart", r["error"])
+        self.assertEqual(self.cp.leased(self.node_id), [])
+
+    def test_sigkill_while_the_result_is_in_flight(self):
+        # The server has the request but has not answered: kill.  On the
+        # restart the spooled result is sent again; the server keeps one.
+        self.cp.fault(RESULT, "delay", count=1, seconds=3)
+        tid = self.task("echo inflight")
+        a = self.start_agent(*EXEC)
+        self.cp.wait_requests(RESULT, 1, done=False, timeout=t(15))
+        a.kill()
+        a.wait_exit(5)
+        state = os.path.join(self.tmp, "state")
+        self.assertTrue([f for f in os.listdir(state)
+                         if f.startswith("result-")], os.listdir(state))
+        b = self.start_agent(*EXEC)
+        self.result(tid)
+        self.cp.wait_for(lambda: not [f for f in os.listdir(state)
+                                      if f.startswith("result-")],
+                         timeout=t(20), what="an empty spool")
+        self.assertEqual(self.cp.leased(self.node_id), [])
+        self.assertTrue(b.running)
+
+    @runs
+    def test_sigkill_right_after_the_result_is_stored(self):
+        # The server stored the result, the agent dies before reading the
+        # answer: the retry after the restart is refused (403) and
+        # dropped, the stored result stands.
+        self.cp.fault(RESULT, "delay", count=1, seconds=2, process=True)
+        tid = self.task("echo stored")
+        a = self.start_agent(*EXEC)
+        self.cp.wait_requests(RESULT, 1, done=False, timeout=t(15))
+        a.kill()
+        a.wait_exit(5)
+        self.result(tid)
+        b = self.start_agent(*EXEC)
+        b.wait_log(r"task result dropped", timeout=t(15))
+        self.assertEqual(self.cp.results[tid]["stdout"], "stored\n")
+        self.assert_recovers(b)
+
+
+def _in_private_mount(test, mount_opts, fill=False, extra=()):
+    """Start the agent in a private mount namespace where the state dir is
+    a fresh tmpfs mounted with mount_opts (root only)."""
+    state = os.path.join(test.tmp, "state")
+    os.makedirs(state, mode=0o700, exist_ok=True)
+    script = ('mount -t tmpfs -o "$1" none "$0" || exit 97; '
+              'if [ "$2" = fill ]; then cat /dev/zero > "$0/filler" '
+              '2>/dev/null; fi; shift 2; exec "$@"')
+    wrapper = os.environ.get("LATTICE_AGENT_WRAPPER", "").split()
+    args = ["-m", "--propagation", "private", "sh", "-c", script, state,
+            mount_opts, "fill" if fill else "-"] + wrapper + \
+        [agent_bin()] + test.agent_args("200ms") + list(extra)
+    saved = os.environ.pop("LATTICE_AGENT_WRAPPER", None)
+    try:
+        a = Agent(args, binary=shutil.which("unshare"),
+                  env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                  workdir=os.path.join(test.tmp, "agent%d" %
+                                       len(test._agents)))
+    finally:
+        if saved is not None:
+            os.environ["LATTICE_AGENT_WRAPPER"] = saved
+    test._agents.append(a)
+    return a
+
+
+@unittest.skipUnless(IS_ROOT and shutil.which("unshare"),
+                     "needs root and unshare for a private tmpfs state dir")
+class StateDirFaults(TaskBase):
+    """The state directory read-only, full at start, and filling up while
+    the agent runs (a small tmpfs in a private mount namespace): the agent
+    says so once, keeps results in memory and still delivers them."""
+
+    def check_delivered(self, a):
+        tids = [self.task("echo %d" % i) for i in range(3)]
+        for tid in tids:
+            self.result(tid)
+        self.assert_recovers(a)
+        self.assertEqual(self.cp.leased(self.node_id), [])
+
+    def test_read_only(self):
+        a = _in_private_mount(self, "ro,mode=0700", extra=EXEC)
+        a.wait_log(r"state directory .* unusable", timeout=t(10))
+        self.check_delivered(a)
+
+    def test_full_at_start(self):
+        # The open probe writes an empty file, which a full tmpfs still
+        # takes: the first real record is what fails.
+        a = _in_private_mount(self, "size=64k,mode=0700", fill=True,
+                              extra=EXEC)
+        self.check_delivered(a)
+        a.wait_log(r"unusable|spool full|cannot spool", timeout=t(5))
+
+    def test_fills_up_while_running(self):
+        a = _in_private_mount(self, "size=256k,mode=0700", extra=EXEC)
+        self.cp.wait_requests(TASKS, 1, timeout=t(10))
+        self.assertFalse(any("unusable" in l for l in a.log_lines()))
+        # Fill it from outside through the agent's own view of the mount.
+        state = "/proc/%d/root%s" % (a.pid, os.path.join(self.tmp, "state"))
+        with open(os.path.join(state, "filler"), "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        self.check_delivered(a)
+        a.wait_log(r"spool full|cannot spool", timeout=t(5))
+
+
+@unittest.skipUnless(IS_ROOT and shutil.which("unshare"),
+                     "needs root and unshare for a journal socket of ours")
+class JournalFaults(FaultCase):
+    """journald stalled: its socket queue is full and nobody reads it.
+    Logging must not block the event loop: heartbeats go on (the lines
+    fall back to stderr)."""
+
+    def test_stalled_journal_does_not_block(self):
+        import socket
+        jdir = os.path.join(self.tmp, "journal")
+        os.makedirs(jdir)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(os.path.join(jdir, "socket"))     # never read
+        self.addCleanup(sock.close)
+        script = ('mount -t tmpfs none /run/systemd 2>/dev/null || '
+                  'mount -t tmpfs none /run; mkdir -p /run/systemd/journal '
+                  '&& mount --bind "$0" /run/systemd/journal && exec "$@"')
+        wrapper = os.environ.get("LATTICE_AGENT_WRAPPER", "").split()
+        args = ["-m", "--propagation", "private", "sh", "-c", script,
+                jdir] + wrapper + [agent_bin()] + \
+            self.agent_args("100ms") + ["-debug", "-log-format", "journal"]
+        os.makedirs(os.path.join(self.tmp, "state"), exist_ok=True)
+        saved = os.environ.pop("LATTICE_AGENT_WRAPPER", None)
+        try:
+            a = Agent(args, binary=shutil.which("unshare"),
+                      env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                      workdir=os.path.join(self.tmp, "agent-journal"))
+        finally:
+            if saved is not None:
+                os.environ["LATTICE_AGENT_WRAPPER"] = saved
+        self._agents.append(a)
+        # Far more debug lines than the socket queue holds.
+        self.cp.wait_requests(METRICS, 30, timeout=t(15))
+        self.assertEqual(a.stop(), 0)
 
 
 class TLSFaults(AgentTestCase):

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -21,6 +22,10 @@ SECRET = "usage-Secret-8d1f0c2b7a"
 SLOW = float(os.environ.get("LATTICE_TEST_SLOW") or
              (4 if os.environ.get("LATTICE_AGENT_WRAPPER") else 1))
 FORMATS = ("logfmt", "json", "journal")
+EXEC = ["-allow-exec"] + (["-allow-root-exec"] if os.geteuid() == 0 else [])
+# What a task sees: its environment, argv of its parent chain and its fds.
+PEEK = ("env; for p in /proc/self /proc/$PPID; do tr '\\0' ' ' "
+        "< $p/cmdline; echo; done; ls -l /proc/self/fd")
 
 
 class Secrets(AgentTestCase):
@@ -92,14 +97,18 @@ class Secrets(AgentTestCase):
         for fmt in FORMATS:
             with self.subTest(format=fmt):
                 n = len(self.cp.requests("/api/agent/proxy-usage"))
-                a = self.start_agent("-debug", "-log-format", fmt,
+                tid = self.cp.enqueue_task(self.node_id, script=PEEK)
+                a = self.start_agent("-debug", "-log-format", fmt, *EXEC,
                                      *self.usage_args(), interval="200ms")
                 self.cp.wait_requests("/api/agent/proxy-usage", n + 2,
                                       timeout=10 * SLOW)
+                # The task's result (its env, cmdlines, fds) went out.
+                self.cp.wait_for(lambda: tid in self.cp.results,
+                                 timeout=15 * SLOW, what="task result")
                 self.check_cmdline(a.pid)
                 self.assertEqual(a.stop(), 0)
                 self.assertTrue(a.log_text(), "no log at all")
-                self.assertIn("/api/agent/metrics", a.log_text())
+                self.assertIn("/api/agent/hello", a.log_text())
                 self.check_agent(a)
 
     def test_daemon_after_faults_and_sighup(self):
@@ -128,6 +137,20 @@ class Secrets(AgentTestCase):
         sock.bind(os.path.join(jdir, "socket"))
         self.addCleanup(sock.close)
         sock.settimeout(0.2)
+        # Read as they come: a full socket queue would block the agent's
+        # sendto (net.unix.max_dgram_qlen is small).
+        grams, done = [], threading.Event()
+
+        def reader():
+            while not done.is_set():
+                try:
+                    grams.append(sock.recv(65536))
+                except socket.timeout:
+                    pass
+                except OSError:
+                    return
+        th = threading.Thread(target=reader, daemon=True)
+        th.start()
         st = os.fstat(2)
         env = {"JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino)}
         script = ('mount -t tmpfs none /run/systemd 2>/dev/null || '
@@ -151,16 +174,12 @@ class Secrets(AgentTestCase):
         self.cp.wait_requests("/api/agent/proxy-usage", 2, timeout=10 * SLOW)
         self.check_cmdline(a.pid)
         self.assertEqual(a.stop(), 0)
-        grams = []
-        while True:
-            try:
-                grams.append(sock.recv(65536))
-            except socket.timeout:
-                break
+        done.set()
+        th.join(5)
         self.assertTrue(grams, "no journal datagram; log:\n" + a.log_tail())
         blob = b"\n".join(grams)
         self.assertIn(b"SYSLOG_IDENTIFIER=lattice-agent", blob)
-        self.assertIn(b"/api/agent/metrics", blob)
+        self.assertIn(b"/api/agent/hello", blob)
         self.check_agent(a, journal=blob)
 
     # --- one-shot modes -------------------------------------------------

@@ -20,6 +20,7 @@ WARMUP = min(60.0, SECONDS / 5)
 RSS_TOLERANCE_KIB = int(os.environ.get("LATTICE_SOAK_RSS_KIB", "1024"))
 FD_TOLERANCE = 2
 SECRET = "soak-secret-5e5e"
+EXEC = ["-allow-exec"] + (["-allow-root-exec"] if os.geteuid() == 0 else [])
 
 
 def rss_kib(pid):
@@ -50,7 +51,7 @@ class Soak(AgentTestCase):
         self.addCleanup(src.close)
         src.set_lattice({"alice": 1, "bob": 2})
         a = self.start_agent("-proxy-usage-url", src.url_for(),
-                             "-proxy-usage-secret", SECRET, "-allow-exec",
+                             "-proxy-usage-secret", SECRET, *EXEC,
                              interval="100ms")
         self.cp.wait_requests("/api/agent/metrics", 1, timeout=10)
         t0 = time.monotonic()
