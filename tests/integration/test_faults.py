@@ -273,11 +273,14 @@ class TaskFaults(TaskBase):
         for tid in tids:
             self.result(tid, timeout=60)
         # Every answer lost after the store comes back as 403 on the retry
-        # and is dropped, not retried again.
-        self.cp.wait_for(lambda: not any(
-            "not delivered" in l for l in a.log_lines()[-3:]) and
-            len([r for r in self.cp.requests(RESULT) if r.fault]) ==
-            len(cases), timeout=t(30), what="all faults consumed")
+        # and is dropped, not retried again: the spool empties and no
+        # result request follows.
+        state = os.path.join(self.tmp, "state")
+        self.cp.wait_for(lambda: len([r for r in self.cp.requests(RESULT)
+                                      if r.fault]) == len(cases) and
+                         not [f for f in os.listdir(state)
+                              if f.startswith("result-")],
+                         timeout=t(30), what="faults consumed, spool empty")
         n = len(self.cp.requests(RESULT))
         self.cp.wait_requests(TASKS, len(self.cp.requests(TASKS)) + 3,
                               timeout=t(10))
