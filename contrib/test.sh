@@ -38,6 +38,13 @@ PY
 	read -r p f s <<<"$counts"
 	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 }
+newest() {	# files...: the most recently modified
+	local f best=
+	for f in "$@"; do
+		{ [ -z "$best" ] || [ "$f" -nt "$best" ]; } && best=$f
+	done
+	echo "$best"
+}
 one() {		# name, status: count one test of our own
 	if [ "$2" -eq 0 ]; then
 		passed=$((passed + 1)); echo "$1: ok"
@@ -75,13 +82,13 @@ if [ "$sanitize" -eq 1 ]; then
 	meson test -C build --suite unit --num-processes 2 --print-errorlogs \
 	    --logbase valgrind-unit --wrapper "$vg -q" || true
 	# (meson adds the wrapper's name to the log's: valgrind-unit-valgrind)
-	count_log "$(ls -t build/meson-logs/valgrind-unit*.json | head -1)"
+	count_log "$(newest build/meson-logs/valgrind-unit*.json)"
 	vglogs=$(mktemp -d)
 	LATTICE_AGENT_WRAPPER="$vg --log-file=$vglogs/vg.%p" \
 	    meson test -C build --suite integration --num-processes 2 \
 	    --print-errorlogs --timeout-multiplier 3 \
 	    --logbase valgrind-integration || true
-	count_log "$(ls -t build/meson-logs/valgrind-integration*.json | head -1)"
+	count_log "$(newest build/meson-logs/valgrind-integration*.json)"
 	rc=0
 	if grep -l 'ERROR SUMMARY: [1-9]\|definitely lost: [1-9]' \
 	    "$vglogs"/vg.* 2>/dev/null; then
