@@ -127,6 +127,7 @@ facts_os_release_value(const char *text, const char *key, char *out,
 			c = *p;
 			if (quote == 0) {
 				if (c == '"' || c == '\'') {
+					/* NOLINTNEXTLINE: c is an ASCII quote */
 					quote = c;
 					p++;
 					continue;

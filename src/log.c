@@ -384,8 +384,13 @@ log_journal_send(const struct buf *b)
 	if (strlen(path) >= sizeof(sun.sun_path))
 		return -1;
 	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if (sendto(log_state.journal_fd, b->data, b->len, MSG_NOSIGNAL,
-	    (struct sockaddr *)&sun, sizeof(sun)) == -1)
+	/*
+	 * Never wait for journald: a stalled journal (full socket queue)
+	 * would stop the event loop.  EAGAIN falls back to stderr.
+	 */
+	if (sendto(log_state.journal_fd, b->data, b->len,
+	    MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&sun,
+	    sizeof(sun)) == -1)
 		return -1;
 	return 0;
 }

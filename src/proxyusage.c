@@ -419,6 +419,8 @@ add_user(struct pctx *p, const char *raw, size_t rawlen, json_t *v,
 		p->v = xreallocarray(p->v, p->cap, sizeof(*p->v));
 	}
 	p->v[p->n].id = id;
+	/* get_counter() set it: pu_error() always returns -1. */
+	/* NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign) */
 	p->v[p->n].bytes = bytes;
 	p->v[p->n].seq = p->n;
 	p->n++;

@@ -1631,6 +1631,8 @@ tasks_load_cb(enum spool_kind kind, const char *key, const char *data,
 	lid = task_id_field(res, "lease_id");
 	if (tid != NULL && lid != NULL)
 		task_key(tid, lid, check);
+	/* check is set whenever strcmp() is reached. */
+	/* cppcheck-suppress uninitvar */
 	if (tid == NULL || lid == NULL || strcmp(check, key) != 0) {
 		log_warnx("spool: record %s is damaged; removed", key);
 		(void)spool_remove(t->spool, kind, key);
@@ -1904,9 +1906,12 @@ tasks_free(struct tasks *t)
 	event_free(t->ev_deliver);
 	event_free(t->ev_deadline);
 	event_free(t->ev_done);
+	/* The analyzer loses TAILQ_REMOVE's head update (as in http.c). */
 	while ((task = TAILQ_FIRST(&t->queue)) != NULL)
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
 		tasks_task_free(t, task);	/* leases stay in the spool */
 	while ((d = TAILQ_FIRST(&t->deliveries)) != NULL)
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
 		tasks_delivery_free(t, d, 0);
 	/* Exiting: what is left of big work dirs goes now. */
 	while ((r = TAILQ_FIRST(&t->removals)) != NULL) {

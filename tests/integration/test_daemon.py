@@ -72,10 +72,13 @@ class Lifecycle(AgentTestCase):
     def test_token_not_in_cmdline_or_logs(self):
         a = self.start_agent("-debug", interval="200ms")
         self.cp.wait_requests("/api/agent/metrics", 2)
-        with open("/proc/%d/cmdline" % a.pid, "rb") as f:
-            cmdline = f.read()
-        self.assertNotIn(self.token.encode(), cmdline)
-        self.assertIn(b"-token", cmdline)
+        # Under a wrapper (valgrind) /proc shows the wrapper's own copy of
+        # argv, which the agent cannot reach: nothing to check there.
+        if not os.environ.get("LATTICE_AGENT_WRAPPER"):
+            with open("/proc/%d/cmdline" % a.pid, "rb") as f:
+                cmdline = f.read()
+            self.assertNotIn(self.token.encode(), cmdline)
+            self.assertIn(b"-token", cmdline)
         a.stop()
         self.assertNotIn(self.token, a.log_text())
         self.assertIn("POST /api/agent/metrics", a.log_text())
