@@ -12,6 +12,8 @@ if [ ! -d build-fuzz ]; then
 fi
 ninja -C build-fuzz >/dev/null
 passed=0 failed=0
+artifacts=build-fuzz/artifacts	# crashing inputs are kept here
+mkdir -p "$artifacts"
 for bin in build-fuzz/tests/fuzz/fuzz_*; do
 	[ -f "$bin" ] && [ -x "$bin" ] || continue
 	name=${bin##*/fuzz_}
@@ -19,7 +21,7 @@ for bin in build-fuzz/tests/fuzz/fuzz_*; do
 	[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$work/"
 	if out=$(UBSAN_OPTIONS=halt_on_error=1 "$bin" -max_total_time="$seconds" \
 	    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-	    -artifact_prefix="$work/" "$work" 2>&1); then
+	    -artifact_prefix="$artifacts/$name-" "$work" 2>&1); then
 		execs=$(printf '%s\n' "$out" | sed -n 's/^stat::number_of_executed_units: *//p')
 		echo "fuzz $name: ok, ${seconds}s, ${execs:-?} execs"
 		passed=$((passed + 1))
