@@ -29,6 +29,7 @@
 #define HTTP_DEFAULT_CONNECT_MS		10000
 #define HTTP_DEFAULT_TOTAL_MS		30000
 #define HTTP_SYSTEM_CA_DIR		"/etc/ssl/certs"
+#define HTTP_IDLE_HANDLES		4	/* easy handles kept for reuse */
 
 struct http_req {
 	TAILQ_ENTRY(http_req)	 entry;
@@ -74,6 +75,9 @@ struct http {
 	int			 closing;
 	long			 max_idle_sec;
 	char			*noproxy;
+	/* curl_easy_init costs more than a whole request: recycle them. */
+	CURL			*idle[HTTP_IDLE_HANDLES];
+	size_t			 nidle;
 };
 
 static void	http_check_done(struct http *);
@@ -502,11 +506,31 @@ http_req_setup(struct http *http, struct http_req *req)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
 }
 
+static CURL *
+http_easy_get(struct http *http)
+{
+	if (http->nidle > 0)
+		return http->idle[--http->nidle];
+	return curl_easy_init();
+}
+
+/* Back to the pool with every option reset, or freed when it is full. */
+static void
+http_easy_put(struct http *http, CURL *easy)
+{
+	if (http->nidle == HTTP_IDLE_HANDLES || http->closing) {
+		curl_easy_cleanup(easy);
+		return;
+	}
+	curl_easy_reset(easy);
+	http->idle[http->nidle++] = easy;
+}
+
 int
 http_req_start(struct http *http, struct http_req *req, http_done_cb cb,
     void *arg)
 {
-	if (http->closing || (req->easy = curl_easy_init()) == NULL) {
+	if (http->closing || (req->easy = http_easy_get(http)) == NULL) {
 		http_req_free(req);
 		return -1;
 	}
@@ -578,6 +602,9 @@ http_finish(struct http *http, struct http_req *req, CURLcode rc,
 	http->nreqs--;
 	if (req->cb != NULL)
 		req->cb(&resp, req->arg);
+	/* After the callback: resp.error may point into the handle. */
+	http_easy_put(http, req->easy);
+	req->easy = NULL;
 	http_req_free(req);
 }
 
@@ -610,6 +637,8 @@ http_free(struct http *http)
 		http_finish(http, req, CURLE_OK, 1);
 	/* curl_multi_cleanup may call the socket callback: base still alive. */
 	curl_multi_cleanup(http->multi);
+	while (http->nidle > 0)
+		curl_easy_cleanup(http->idle[--http->nidle]);
 	curl_share_cleanup(http->share);
 	event_free(http->timer);
 	free(http->ca_file);
