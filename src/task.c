@@ -1894,7 +1894,7 @@ tasks_free(struct tasks *t)
 {
 	struct task	*task;
 	struct delivery	*d;
-	struct removal	*r;
+	struct removal	*r, *next;
 
 	if (t == NULL)
 		return;
@@ -1914,13 +1914,14 @@ tasks_free(struct tasks *t)
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
 		tasks_delivery_free(t, d, 0);
 	/* Exiting: what is left of big work dirs goes now. */
-	while ((r = TAILQ_FIRST(&t->removals)) != NULL) {
+	for (r = TAILQ_FIRST(&t->removals); r != NULL; r = next) {
+		next = TAILQ_NEXT(r, entry);
 		if (task_rmtree(r->dir) == -1)
 			log_warn("task: cannot remove work dir %s", r->dir);
-		TAILQ_REMOVE(&t->removals, r, entry);
 		free(r->dir);
 		free(r);
 	}
+	TAILQ_INIT(&t->removals);
 	event_free(t->ev_rm);
 	spool_free(t->spool);
 	free(t->node_id);
