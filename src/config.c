@@ -880,6 +880,9 @@ config_host_root(struct config_work *w, char *errbuf, size_t errlen)
 	struct stat	 st;
 	char		 n[32];
 
+	/* An empty -host-root="" means the default, like an unset variable. */
+	if (w->c.host_root == NULL)
+		w->c.host_root = xstrdup("/");
 	if (stat(w->c.host_root, &st) == 0 && S_ISDIR(st.st_mode) &&
 	    access(w->c.host_root, R_OK | X_OK) == 0)
 		return 0;

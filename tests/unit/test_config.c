@@ -342,6 +342,7 @@ static const struct pcase parse_cases[] = {
 	    "LATTICE_HOST_ROOT must be an absolute path" },
 	{ NULL, { "--collect", "-host-root", "/nonexistent-root" }, -1,
 	    "-host-root /nonexistent-root is not a readable directory" },
+	{ NULL, { "--collect", "-host-root=" }, 0, "host_root=/" },
 	/* ranges */
 	{ NULL, { NT, "-interval", "1m30s" }, 0, "interval_ms=90000" },
 	{ NULL, { NT, "-interval=100ms" }, 0, "interval_ms=100" },
