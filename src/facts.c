@@ -674,13 +674,6 @@ facts_stat_cb(char *line, void *arg)
 	return facts_stat_btime_line(line, &s->btime) == 0;
 }
 
-static int
-facts_meminfo_cb(char *line, void *arg)
-{
-	metrics_meminfo_line(arg, line);
-	return 0;
-}
-
 /* Read a one-line file (hostname, osrelease, DMI) and clean it. */
 static int
 facts_read_field(struct rootfs *rfs, const char *path, char *out,
@@ -787,9 +780,7 @@ facts_collect(struct rootfs *rfs, const struct facts_env *env,
 	facts_cpu_model(&ci, f.cpu_model, sizeof(f.cpu_model));
 	facts_clean(f.cpu_model, FACTS_CPU_MODEL_MAX);
 
-	memset(&mi, 0, sizeof(mi));
-	rootfs_scan_lines(rfs, "proc/meminfo", buf, sizeof(buf),
-	    facts_meminfo_cb, &mi);
+	(void)metrics_read_meminfo(rfs, buf, sizeof(buf), &mi);
 	if (mi.have & METRICS_MEM_TOTAL)
 		f.memory_total = mi.total;
 	if (mi.have & METRICS_MEM_SWAP_TOTAL)

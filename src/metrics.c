@@ -217,6 +217,15 @@ metrics_meminfo_cb(char *line, void *arg)
 	return 0;
 }
 
+int
+metrics_read_meminfo(struct rootfs *rfs, char *buf, size_t cap,
+    struct metrics_meminfo *mi)
+{
+	memset(mi, 0, sizeof(*mi));
+	return rootfs_scan_lines(rfs, "proc/meminfo", buf, cap,
+	    metrics_meminfo_cb, mi);
+}
+
 void
 metrics_parse_meminfo(const char *text, struct metrics_meminfo *mi)
 {
@@ -394,9 +403,7 @@ metrics_collect(struct rootfs *rfs, struct metrics_state *state,
 		m.load15 = load[2];
 	}
 
-	memset(&mi, 0, sizeof(mi));
-	if (rootfs_scan_lines(rfs, "proc/meminfo", buf, sizeof(buf),
-	    metrics_meminfo_cb, &mi) == 0) {
+	if (metrics_read_meminfo(rfs, buf, sizeof(buf), &mi) == 0) {
 		if (mi.have & METRICS_MEM_TOTAL)
 			m.memory_total = mi.total;
 		m.memory_used = metrics_memory_used(&mi);

@@ -101,6 +101,12 @@ void		 metrics_meminfo_line(struct metrics_meminfo *,
 void		 metrics_parse_meminfo(const char *text,
 		    struct metrics_meminfo *);
 /*
+ * Read proc/meminfo under rfs into *mi (zeroed first) with the caller's
+ * line buffer; 0, or -1 when the file cannot be read.  Facts use it too.
+ */
+int		 metrics_read_meminfo(struct rootfs *, char *buf, size_t cap,
+		    struct metrics_meminfo *);
+/*
  * MemTotal - MemAvailable, or MemTotal - (MemFree + Buffers + Cached) on
  * kernels without MemAvailable; 0 when unknown.
  */
