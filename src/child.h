@@ -24,6 +24,13 @@
 
 #include "util.h"
 
+/*
+ * The fixed PATH every child we start gets (tasks, nft): system
+ * directories only, never the agent's own PATH.
+ */
+#define CHILD_PATH \
+	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 struct event_base;
 struct child;
 

@@ -31,8 +31,7 @@
 #define NFT_ERRMSG_MAX		512	/* nft's stderr kept in our message */
 #define NFT_ECHO_MAX		64	/* outside input echoed in a message */
 #define NFT_NAME_MAX		64
-#define NFT_PATH		"PATH=/usr/local/sbin:/usr/local/bin:" \
-				    "/usr/sbin:/usr/bin:/sbin:/bin"
+#define NFT_PATH		"PATH=" CHILD_PATH
 
 /* One run of the mode: everything it owns. */
 struct nft_run {

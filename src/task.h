@@ -24,6 +24,8 @@
 
 #include <jansson.h>
 
+#include "child.h"
+
 struct event_base;
 struct api;
 struct tasks;
@@ -84,8 +86,7 @@ void		 tasks_free(struct tasks *);
 #define TASK_TIMEOUT_MAX	600
 #define TASK_OUTPUT_DEFAULT	(64u << 10)
 #define TASK_OUTPUT_MAX		(256u << 10)
-#define TASK_PATH \
-	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define TASK_PATH		CHILD_PATH
 
 /* One element of the lease list. */
 struct task_lease {
