@@ -257,18 +257,30 @@ agent_offline(struct agent *a, const struct api_reply *r, int unauthorized)
 	timer_add_ms(a->hello_timer, delay);
 }
 
+/*
+ * A reply that no longer matters: cancelled at teardown, or arriving
+ * while stopping (then it may be the last request the stop waits for).
+ */
+static int
+agent_reply_moot(struct agent *a, const struct api_reply *r)
+{
+	if (r->http->outcome == HTTP_RESULT_CANCELLED)
+		return 1;
+	if (a->state == AGENT_STOPPING) {
+		agent_stop(a, a->exit_status);
+		return 1;
+	}
+	return 0;
+}
+
 static void
 agent_hello_done(const struct api_reply *r, void *arg)
 {
 	struct agent	*a = arg;
 
 	a->hello_busy = 0;
-	if (r->http->outcome == HTTP_RESULT_CANCELLED)
+	if (agent_reply_moot(a, r))
 		return;
-	if (a->state == AGENT_STOPPING) {
-		agent_stop(a, a->exit_status);
-		return;
-	}
 	log_debug("hello: %s in %lld ms", r->summary,
 	    (long long)r->http->elapsed_ms);
 	switch (r->verdict) {
@@ -343,12 +355,8 @@ agent_beat_done(const struct api_reply *r, void *arg)
 	int64_t		 now = now_mono_ms(), next;
 
 	a->beat_busy = 0;
-	if (r->http->outcome == HTTP_RESULT_CANCELLED)
+	if (agent_reply_moot(a, r))
 		return;
-	if (a->state == AGENT_STOPPING) {
-		agent_stop(a, a->exit_status);
-		return;
-	}
 	log_debug("heartbeat: %s in %lld ms%s", r->summary,
 	    (long long)r->http->elapsed_ms,
 	    r->http->new_connection ? " (new connection)" : "");
